@@ -1,0 +1,120 @@
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string out;  // stdout and stderr together
+};
+
+Result run(const std::string& args) {
+  const std::string cmd = std::string(EDGEROUTE_BIN) + " " + args + " 2>&1";
+  Result r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  std::array<char, 4096> buf{};
+  std::size_t n = 0;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int status = ::pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(EDGEROUTE_TEST_BINARY_DIR) / "cli_test";
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "model");
+    std::ofstream(dir_ / "model" / "vocab.txt") << "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\nworld\n!\n";
+    std::ofstream(dir_ / "model" / "tokenizer_config.json") << R"({"do_lower_case": true})";
+  }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  fs::path dir_;
+};
+
+TEST_F(Cli, HelpListsSubcommands) {
+  const Result r = run("--help");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("tokenize"), std::string::npos);
+  EXPECT_NE(r.out.find("inspect"), std::string::npos);
+  EXPECT_EQ(run("tokenize --help").code, 0);
+  EXPECT_EQ(run("inspect --help").code, 0);
+}
+
+TEST_F(Cli, VersionAndUsageErrors) {
+  EXPECT_EQ(run("--version").code, 0);
+  EXPECT_EQ(run("").code, 2);
+  EXPECT_EQ(run("no-such-command").code, 2);
+  EXPECT_EQ(run("tokenize --input x.csv").code, 2);  // --model missing
+}
+
+TEST_F(Cli, TokenizeCsvPrintsOneJsonLinePerRowInOrder) {
+  std::ofstream(path("in.csv")) << "id,text\n1,Hello world!\n2,\"WORLD, hello\"\n3,\n";
+  const Result r = run("tokenize --model " + path("model") + " --input " + path("in.csv"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out, "{\"ids\":[2,5,6,7,3]}\n{\"ids\":[2,6,1,5,3]}\n{\"ids\":[2,3]}\n");
+}
+
+TEST_F(Cli, TokenizePlainLinesAndTokens) {
+  std::ofstream(path("in.txt")) << "hello\n\nworld\n";
+  const Result r = run("tokenize --with-tokens --model " + path("model") + " --input " + path("in.txt"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out,
+            "{\"ids\":[2,5,3],\"tokens\":[\"[CLS]\",\"hello\",\"[SEP]\"]}\n"
+            "{\"ids\":[2,3],\"tokens\":[\"[CLS]\",\"[SEP]\"]}\n"
+            "{\"ids\":[2,6,3],\"tokens\":[\"[CLS]\",\"world\",\"[SEP]\"]}\n");
+}
+
+TEST_F(Cli, TokenizeTruncationIsReported) {
+  std::ofstream(path("long.txt")) << "hello world hello world\n";
+  const Result r = run("tokenize --max-len 3 --model " + path("model") + " --input " + path("long.txt"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("{\"ids\":[2,5,3]}"), std::string::npos);
+  EXPECT_NE(r.out.find("1 of 1 texts were truncated to 3 tokens"), std::string::npos);
+}
+
+TEST_F(Cli, InvalidUtf8NamesLineOrIsReplaced) {
+  std::ofstream(path("bad.txt"), std::ios::binary) << "hello\nwor\xFFld\n";
+  Result r = run("tokenize --model " + path("model") + " --input " + path("bad.txt"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("bad.txt:2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("invalid UTF-8"), std::string::npos) << r.out;
+  r = run("tokenize --invalid-utf8 replace --model " + path("model") + " --input " + path("bad.txt"));
+  EXPECT_EQ(r.code, 0) << r.out;
+  // U+FFFD is deleted by the clean step, so "wor\uFFFDld" reads as "world".
+  EXPECT_NE(r.out.find("{\"ids\":[2,6,3]}"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, MissingColumnListsColumns) {
+  std::ofstream(path("cols.csv")) << "id,body\n1,hello\n";
+  const Result r = run("tokenize --model " + path("model") + " --input " + path("cols.csv"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("body"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--column"), std::string::npos) << r.out;
+  EXPECT_EQ(run("tokenize --column body --model " + path("model") + " --input " + path("cols.csv")).code, 0);
+}
+
+TEST_F(Cli, MissingInputFileIsAClearError) {
+  const Result r = run("tokenize --model " + path("model") + " --input " + path("absent.csv"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("absent.csv"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, InspectRejectsCorruptFile) {
+  std::ofstream(path("bad.safetensors"), std::ios::binary) << "not a safetensors file at all";
+  const Result r = run("inspect " + path("bad.safetensors"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("bad.safetensors"), std::string::npos) << r.out;
+}
+
+}  // namespace
