@@ -32,7 +32,9 @@ Result run(const std::string& args) {
 class Cli : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::path(EDGEROUTE_TEST_BINARY_DIR) / "cli_test";
+    // One directory per test: ctest runs the tests of this file in parallel.
+    dir_ = fs::path(EDGEROUTE_TEST_BINARY_DIR) / "cli_test" /
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "model");
     std::ofstream(dir_ / "model" / "vocab.txt") << "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\nworld\n!\n";

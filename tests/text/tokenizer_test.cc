@@ -149,7 +149,9 @@ TEST(TokenBatch, PadsToLongestWithMask) {
 class TokenizerConfigFile : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::path(EDGEROUTE_TEST_BINARY_DIR) / "tokenizer_config_test";
+    // One directory per test: ctest runs the tests of this file in parallel.
+    dir_ = std::filesystem::path(EDGEROUTE_TEST_BINARY_DIR) / "tokenizer_config_test" /
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     std::ofstream(dir_ / "vocab.txt") << "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\r\n";
