@@ -104,7 +104,8 @@ def cmd_forward(args):
     has_head = any(a.endswith("ForSequenceClassification") for a in archs)
     cls = AutoModelForSequenceClassification if has_head else AutoModel
     model = cls.from_pretrained(str(args.model), attn_implementation="eager").eval()
-    enc = tok(texts, truncation=True, max_length=args.max_len or 128, padding=True, return_tensors="pt")
+    max_len = min(args.max_len or 128, cfg.max_position_embeddings)
+    enc = tok(texts, truncation=True, max_length=max_len, padding=True, return_tensors="pt")
     with torch.no_grad():
         res = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], output_hidden_states=True)
     tensors = {"input_ids": enc["input_ids"].to(torch.int64).contiguous(),
