@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,15 @@ struct ReplaceCase {
   std::string bytes;
   std::u32string expected;  // what Python's bytes.decode("utf-8", "replace") gives
 };
+
+// Printed (and so named by ctest) as the input bytes in hex.
+void PrintTo(const ReplaceCase& c, std::ostream* os) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (const char ch : c.bytes) {
+    const auto b = static_cast<unsigned char>(ch);
+    *os << kHex[b >> 4] << kHex[b & 15];
+  }
+}
 
 class Utf8Replace : public ::testing::TestWithParam<ReplaceCase> {};
 
@@ -41,7 +51,8 @@ INSTANTIATE_TEST_SUITE_P(
                       ReplaceCase{"\xEF\xBF\xBD", {R}}, ReplaceCase{"\xF5\x80", {R, R}},
                       ReplaceCase{"\xE0\xA0\x80", {0x800}},
                       ReplaceCase{"\xF0\x90\x80\x80\xF4\x8F\xBF\xBF", {0x10000, 0x10FFFF}},
-                      ReplaceCase{"", {}}, ReplaceCase{std::string("a\0b", 3), {U'a', 0, U'b'}}));
+                      ReplaceCase{"", {}}, ReplaceCase{std::string("a\0b", 3), {U'a', 0, U'b'}}),
+    [](const ::testing::TestParamInfo<ReplaceCase>& param) { return "case" + std::to_string(param.index); });
 
 TEST(Utf8, StrictNamesInputAndOffset) {
   std::u32string out;
