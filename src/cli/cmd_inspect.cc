@@ -21,8 +21,8 @@ void describe_tokenizer(const std::string& dir, std::ostream& out) {
   const auto& c = tok.config();
   out << "tokenizer: WordPiece, " << tok.vocab().size() << " tokens, lowercase "
       << (c.normalizer.lowercase ? "yes" : "no") << ", strip accents " << (c.normalizer.strip_accents ? "yes" : "no")
-      << ", split CJK " << (c.normalizer.handle_chinese_chars ? "yes" : "no") << ", max length "
-      << c.model_max_length << "\n";
+      << ", split CJK " << (c.normalizer.handle_chinese_chars ? "yes" : "no") << ", max length " << c.model_max_length
+      << "\n";
 }
 
 }  // namespace

@@ -80,9 +80,8 @@ void run_tokenize(const TokenizeOptions& o) {
   }
   std::cout.flush();
   if (truncated > 0) {
-    std::cerr << "edgeroute tokenize: " << truncated << " of " << texts.size()
-              << " texts were truncated to " << (o.max_len > 0 ? o.max_len : tok.config().model_max_length)
-              << " tokens\n";
+    std::cerr << "edgeroute tokenize: " << truncated << " of " << texts.size() << " texts were truncated to "
+              << (o.max_len > 0 ? o.max_len : tok.config().model_max_length) << " tokens\n";
   }
 }
 

@@ -22,8 +22,7 @@ constexpr std::uint32_t rotr(std::uint32_t x, int n) { return (x >> n) | (x << (
 }  // namespace
 
 Sha256::Sha256()
-    : state_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-             0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19} {}
+    : state_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19} {}
 
 void Sha256::compress(const std::uint8_t* block) {
   std::array<std::uint32_t, 64> w{};
@@ -85,9 +84,7 @@ void Sha256::update(std::span<const std::byte> data) {
   }
 }
 
-void Sha256::update(std::string_view text) {
-  update(std::as_bytes(std::span<const char>(text.data(), text.size())));
-}
+void Sha256::update(std::string_view text) { update(std::as_bytes(std::span<const char>(text.data(), text.size()))); }
 
 Sha256Digest Sha256::finish() {
   const std::uint64_t bit_length = total_bytes_ * 8;
@@ -96,8 +93,7 @@ Sha256Digest Sha256::finish() {
   // Pad so that the message plus the 8-byte length ends on a block boundary.
   const std::size_t pad = (buffered_ < 56) ? 56 - buffered_ : 120 - buffered_;
   for (int i = 0; i < 8; ++i) {
-    tail[pad + static_cast<std::size_t>(i)] =
-        static_cast<std::byte>((bit_length >> (56 - 8 * i)) & 0xff);
+    tail[pad + static_cast<std::size_t>(i)] = static_cast<std::byte>((bit_length >> (56 - 8 * i)) & 0xff);
   }
   update(std::span<const std::byte>(tail.data(), pad + 8));
   Sha256Digest digest{};

@@ -12,8 +12,8 @@ namespace {
 using nlohmann::json;
 
 // Reads integer field `key` (absent or null -> fallback) and checks it lies in [lo, hi].
-std::int64_t read_int(const json& j, const char* key, std::int64_t fallback, std::int64_t lo,
-                      std::int64_t hi, const std::string& source) {
+std::int64_t read_int(const json& j, const char* key, std::int64_t fallback, std::int64_t lo, std::int64_t hi,
+                      const std::string& source) {
   std::int64_t value = fallback;
   if (j.contains(key) && !j[key].is_null()) {
     const json& v = j[key];
@@ -21,20 +21,18 @@ std::int64_t read_int(const json& j, const char* key, std::int64_t fallback, std
       throw Error(source + ": field '" + key + "' is " + v.dump() + ", not an integer");
     }
     if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(hi)) {
-      throw Error(source + ": field '" + key + "' is " + v.dump() + ", above the limit of " +
-                  std::to_string(hi));
+      throw Error(source + ": field '" + key + "' is " + v.dump() + ", above the limit of " + std::to_string(hi));
     }
     value = v.get<std::int64_t>();
   }
   if (value < lo || value > hi) {
-    throw Error(source + ": field '" + key + "' is " + std::to_string(value) + ", outside [" +
-                std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    throw Error(source + ": field '" + key + "' is " + std::to_string(value) + ", outside [" + std::to_string(lo) +
+                ", " + std::to_string(hi) + "]");
   }
   return value;
 }
 
-std::string read_string(const json& j, const char* key, const std::string& fallback,
-                        const std::string& source) {
+std::string read_string(const json& j, const char* key, const std::string& fallback, const std::string& source) {
   if (!j.contains(key) || j[key].is_null()) return fallback;
   if (!j[key].is_string()) throw Error(source + ": field '" + key + "' is not a string");
   return j[key].get<std::string>();
@@ -51,8 +49,8 @@ Architecture read_architecture(const json& j, const std::string& source) {
   if (j.contains("model_type")) {
     if (!j["model_type"].is_string()) throw Error(source + ": field 'model_type' is not a string");
     model_type = j["model_type"].get<std::string>();
-  } else if (j.contains("architectures") && j["architectures"].is_array() &&
-             !j["architectures"].empty() && j["architectures"][0].is_string()) {
+  } else if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty() &&
+             j["architectures"][0].is_string()) {
     // Old configs predate model_type; their class name tells the family.
     const std::string cls = j["architectures"][0].get<std::string>();
     if (cls.rfind("DistilBert", 0) == 0) model_type = "distilbert";
@@ -68,9 +66,7 @@ Architecture read_architecture(const json& j, const std::string& source) {
 
 }  // namespace
 
-std::string_view architecture_name(Architecture arch) {
-  return arch == Architecture::kBert ? "bert" : "distilbert";
-}
+std::string_view architecture_name(Architecture arch) { return arch == Architecture::kBert ? "bert" : "distilbert"; }
 
 EncoderConfig parse_hf_config(std::string_view json_text, const std::string& source) {
   json j;
@@ -99,8 +95,7 @@ EncoderConfig parse_hf_config(std::string_view json_text, const std::string& sou
       c.layer_norm_eps = j["layer_norm_eps"].get<double>();
     }
     if (!(c.layer_norm_eps > 0.0 && c.layer_norm_eps < 1.0)) {
-      throw Error(source + ": field 'layer_norm_eps' is " + std::to_string(c.layer_norm_eps) +
-                  ", must be in (0, 1)");
+      throw Error(source + ": field 'layer_norm_eps' is " + std::to_string(c.layer_norm_eps) + ", must be in (0, 1)");
     }
     const std::string pos = read_string(j, "position_embedding_type", "absolute", source);
     if (pos != "absolute") {

@@ -39,8 +39,8 @@ void describe_config(const EncoderConfig& c, std::ostream& out) {
     for (std::size_t i = 0; i < c.architectures.size(); ++i) out << (i > 0 ? ", " : "") << c.architectures[i];
     out << ")";
   }
-  out << "\nlayers             " << c.num_layers << "\nhidden size        " << c.hidden_size
-      << "\nattention heads    " << c.num_heads << " (head dim " << c.head_dim() << ")"
+  out << "\nlayers             " << c.num_layers << "\nhidden size        " << c.hidden_size << "\nattention heads    "
+      << c.num_heads << " (head dim " << c.head_dim() << ")"
       << "\nffn size           " << c.intermediate_size << "\nvocabulary         " << c.vocab_size
       << "\nmax positions      " << c.max_position_embeddings;
   if (c.arch == Architecture::kBert) out << "\ntoken types        " << c.type_vocab_size;
@@ -89,10 +89,10 @@ void describe_file(const SafetensorsFile& file, std::optional<Architecture> arch
   }
   out << "tensors            " << file.tensors().size() << "\n";
   for (const Row& r : rows) {
-    out << "  " << std::left << std::setw(static_cast<int>(w[0])) << r.hf << "  "
-        << std::setw(static_cast<int>(w[1])) << r.canonical << "  " << std::setw(static_cast<int>(w[2]))
-        << r.dtype << "  " << std::setw(static_cast<int>(w[3])) << r.shape << "  " << std::right
-        << std::setw(static_cast<int>(w[4])) << r.bytes << "  " << r.offset << "\n";
+    out << "  " << std::left << std::setw(static_cast<int>(w[0])) << r.hf << "  " << std::setw(static_cast<int>(w[1]))
+        << r.canonical << "  " << std::setw(static_cast<int>(w[2])) << r.dtype << "  "
+        << std::setw(static_cast<int>(w[3])) << r.shape << "  " << std::right << std::setw(static_cast<int>(w[4]))
+        << r.bytes << "  " << r.offset << "\n";
   }
   out << "total parameters   " << params << "\ntotal bytes        " << bytes << "\n";
 }

@@ -50,15 +50,15 @@ LabelMap LabelMap::from_hf_json(const nlohmann::json& config, const std::string&
   const nlohmann::json& id2label = config["id2label"];
   if (!id2label.is_object()) throw Error(source + ": id2label is not a JSON object");
   if (static_cast<std::int64_t>(id2label.size()) > kMaxLabels) {
-    throw Error(source + ": id2label has " + std::to_string(id2label.size()) +
-                " entries, over the limit of " + std::to_string(kMaxLabels));
+    throw Error(source + ": id2label has " + std::to_string(id2label.size()) + " entries, over the limit of " +
+                std::to_string(kMaxLabels));
   }
   std::vector<std::string> names(id2label.size());
   for (const auto& [key, value] : id2label.items()) {
     const std::optional<std::int64_t> id = parse_id_key(key);
     if (!id || *id >= static_cast<std::int64_t>(names.size())) {
-      throw Error(source + ": id2label key '" + key + "' is not a decimal id in [0, " +
-                  std::to_string(names.size()) + ") (ids must be contiguous from 0)");
+      throw Error(source + ": id2label key '" + key + "' is not a decimal id in [0, " + std::to_string(names.size()) +
+                  ") (ids must be contiguous from 0)");
     }
     if (!value.is_string()) throw Error(source + ": id2label[\"" + key + "\"] is not a string");
     names[static_cast<std::size_t>(*id)] = value.get<std::string>();

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <array>
-#include <tuple>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -13,6 +12,7 @@
 #include <limits>
 #include <optional>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -88,8 +88,8 @@ json parse_header(std::string_view text, const std::string& source) {
   } catch (const json::exception& e) {
     throw Error(source + ": header is not valid JSON: " + e.what());
   } catch (const DepthLimitExceeded&) {
-    throw Error(source + ": header nests JSON deeper than a safetensors header can (" +
-                std::to_string(kMaxJsonDepth) + " levels)");
+    throw Error(source + ": header nests JSON deeper than a safetensors header can (" + std::to_string(kMaxJsonDepth) +
+                " levels)");
   } catch (const DuplicateKey& dup) {
     if (dup.depth <= 1) throw Error(source + ": duplicate tensor name " + quote(dup.key));
     throw Error(source + ": duplicate JSON key " + quote(dup.key) + " in the header");
@@ -108,8 +108,8 @@ std::int64_t TensorView::numel() const {
 
 void TensorView::check_view(bool dtype_ok, std::string_view wanted, std::size_t alignment) const {
   if (!dtype_ok) {
-    throw Error("tensor " + quote(name) + " has dtype " + std::string(dtype_name(dtype)) +
-                ", cannot be read as " + std::string(wanted));
+    throw Error("tensor " + quote(name) + " has dtype " + std::string(dtype_name(dtype)) + ", cannot be read as " +
+                std::string(wanted));
   }
   if (reinterpret_cast<std::uintptr_t>(data.data()) % alignment != 0) {
     throw Error("tensor " + quote(name) + " data is not " + std::to_string(alignment) +
@@ -142,8 +142,8 @@ std::vector<float> to_float32(const TensorView& tensor) {
       }
       break;
     default:
-      throw Error("tensor " + quote(tensor.name) + " has dtype " +
-                  std::string(dtype_name(tensor.dtype)) + ", not a float type");
+      throw Error("tensor " + quote(tensor.name) + " has dtype " + std::string(dtype_name(tensor.dtype)) +
+                  ", not a float type");
   }
   return out;
 }
@@ -154,9 +154,7 @@ struct SafetensorsFile::Storage {
   std::optional<MappedFile> mapped;
   std::vector<std::byte> owned;
 
-  std::span<const std::byte> bytes() const {
-    return mapped ? mapped->bytes() : std::span<const std::byte>(owned);
-  }
+  std::span<const std::byte> bytes() const { return mapped ? mapped->bytes() : std::span<const std::byte>(owned); }
 };
 
 SafetensorsFile::SafetensorsFile(std::unique_ptr<Storage> storage, std::string path)
@@ -287,8 +285,8 @@ void SafetensorsFile::parse() {
       throw Error(where + ": data_offsets begin " + std::to_string(begin) + " > end " + std::to_string(end));
     }
     if (end > buffer_size) {
-      throw Error(where + ": data_offsets end " + std::to_string(end) +
-                  " is past the end of the data buffer (" + std::to_string(buffer_size) + " bytes)");
+      throw Error(where + ": data_offsets end " + std::to_string(end) + " is past the end of the data buffer (" +
+                  std::to_string(buffer_size) + " bytes)");
     }
     if (end - begin != byte_count) {
       throw Error(where + ": data_offsets span " + std::to_string(end - begin) + " bytes but shape " +
@@ -346,15 +344,14 @@ void SafetensorsWriter::add(std::string name, DType dtype, std::vector<std::int6
     if (!checked_mul(numel, d, numel)) throw Error(where + ": shape " + shape_text(shape) + " overflows int64");
   }
   std::int64_t byte_count = 0;
-  if (!checked_mul(numel, dtype_size(dtype), byte_count) ||
-      static_cast<std::uint64_t>(byte_count) != data.size()) {
-    throw Error(where + ": " + std::to_string(data.size()) + " bytes given, shape " + shape_text(shape) +
-                " of " + std::string(dtype_name(dtype)) + " needs " + std::to_string(numel) + " x " +
+  if (!checked_mul(numel, dtype_size(dtype), byte_count) || static_cast<std::uint64_t>(byte_count) != data.size()) {
+    throw Error(where + ": " + std::to_string(data.size()) + " bytes given, shape " + shape_text(shape) + " of " +
+                std::string(dtype_name(dtype)) + " needs " + std::to_string(numel) + " x " +
                 std::to_string(dtype_size(dtype)));
   }
   index_.emplace(name, tensors_.size());
-  tensors_.push_back(Pending{std::move(name), dtype, std::move(shape),
-                             std::vector<std::byte>(data.begin(), data.end())});
+  tensors_.push_back(
+      Pending{std::move(name), dtype, std::move(shape), std::vector<std::byte>(data.begin(), data.end())});
 }
 
 void SafetensorsWriter::add(std::string name, DType dtype, std::vector<std::int64_t> shape,
@@ -385,20 +382,20 @@ SafetensorsWriter::Layout SafetensorsWriter::layout() const {
   std::int64_t offset = 0;
   for (const Pending* t : plan.order) {
     const std::int64_t end = offset + static_cast<std::int64_t>(t->data.size());
-    header[t->name] = {{"dtype", std::string(dtype_name(t->dtype))}, {"shape", t->shape}, {"data_offsets", {offset, end}}};
+    header[t->name] = {
+        {"dtype", std::string(dtype_name(t->dtype))}, {"shape", t->shape}, {"data_offsets", {offset, end}}};
     offset = end;
   }
   try {
     plan.header = header.dump();
   } catch (const nlohmann::json::exception& e) {
-    throw Error(std::string("safetensors writer: a tensor name or metadata entry is not valid UTF-8: ") +
-                e.what());
+    throw Error(std::string("safetensors writer: a tensor name or metadata entry is not valid UTF-8: ") + e.what());
   }
   const std::size_t unaligned = (8 + plan.header.size()) % kDataAlignment;
   if (unaligned != 0) plan.header.append(kDataAlignment - unaligned, ' ');
   if (plan.header.size() > kMaxHeaderBytes) {
-    throw Error("safetensors writer: header of " + std::to_string(plan.header.size()) +
-                " bytes exceeds the limit of " + std::to_string(kMaxHeaderBytes));
+    throw Error("safetensors writer: header of " + std::to_string(plan.header.size()) + " bytes exceeds the limit of " +
+                std::to_string(kMaxHeaderBytes));
   }
   return plan;
 }

@@ -88,9 +88,8 @@ constexpr NameRule kDistilBertRules[] = {
     {"vocab_projector.bias", "mlm.bias", false},
 };
 
-constexpr std::string_view kBertIgnored[] = {
-    "embeddings.position_ids", "embeddings.token_type_ids",  // encoder buffers
-    "cls.seq_relationship.weight", "cls.seq_relationship.bias"};
+constexpr std::string_view kBertIgnored[] = {"embeddings.position_ids", "embeddings.token_type_ids",  // encoder buffers
+                                             "cls.seq_relationship.weight", "cls.seq_relationship.bias"};
 constexpr std::string_view kDistilBertIgnored[] = {"embeddings.position_ids"};
 
 std::span<const NameRule> rules(Architecture arch) {
@@ -98,9 +97,7 @@ std::span<const NameRule> rules(Architecture arch) {
   return kDistilBertRules;
 }
 
-std::string_view arch_prefix(Architecture arch) {
-  return arch == Architecture::kBert ? "bert." : "distilbert.";
-}
+std::string_view arch_prefix(Architecture arch) { return arch == Architecture::kBert ? "bert." : "distilbert."; }
 
 constexpr std::string_view kLayerSlot = "{i}";
 constexpr std::size_t kMaxLayerDigits = 4;
@@ -141,8 +138,10 @@ struct Match {
 
 std::string normalize_legacy(std::string_view hf_name) {
   std::string name(hf_name);
-  if (name.ends_with("LayerNorm.gamma")) name.replace(name.size() - 5, 5, "weight");
-  else if (name.ends_with("LayerNorm.beta")) name.replace(name.size() - 4, 4, "bias");
+  if (name.ends_with("LayerNorm.gamma"))
+    name.replace(name.size() - 5, 5, "weight");
+  else if (name.ends_with("LayerNorm.beta"))
+    name.replace(name.size() - 4, 4, "bias");
   return name;
 }
 
@@ -189,8 +188,7 @@ CanonicalMap collect(Architecture arch, const SafetensorsFile& file, std::int64_
     if (is_ignored_tensor(arch, t.name)) continue;
     const std::optional<Match> m = match_name(arch, t.name);
     if (!m) {
-      problems.push_back("unknown tensor " + quote_name(t.name) + " for " +
-                         std::string(architecture_name(arch)));
+      problems.push_back("unknown tensor " + quote_name(t.name) + " for " + std::string(architecture_name(arch)));
       continue;
     }
     if (m->encoder) prefixes.insert(m->prefixed ? std::string(arch_prefix(arch)) : std::string());
@@ -207,24 +205,22 @@ CanonicalMap collect(Architecture arch, const SafetensorsFile& file, std::int64_
                         std::equal(first.data.begin(), first.data.end(), t.data.begin(), t.data.end());
       // Old checkpoints store tied tensors under both names; identical copies are harmless.
       if (!same) {
-        problems.push_back("tensors " + quote_name(first.name) + " and " + quote_name(t.name) +
-                           " both map to " + quote_name(m->canonical) + " but differ");
+        problems.push_back("tensors " + quote_name(first.name) + " and " + quote_name(t.name) + " both map to " +
+                           quote_name(m->canonical) + " but differ");
       }
     }
   }
   if (prefixes.size() > 1) {
-    problems.push_back("encoder tensors mix the prefix '" + std::string(arch_prefix(arch)) +
-                       "' with unprefixed names");
+    problems.push_back("encoder tensors mix the prefix '" + std::string(arch_prefix(arch)) + "' with unprefixed names");
   }
   return out;
 }
 
 [[noreturn]] void throw_problems(const SafetensorsFile& file, Architecture arch,
                                  const std::vector<std::string>& problems) {
-  std::string message = file.path() + ": checkpoint does not match the " +
-                        std::string(architecture_name(arch)) + " config (" +
-                        std::to_string(problems.size()) + " problem" +
-                        (problems.size() == 1 ? "" : "s") + "):";
+  std::string message = file.path() + ": checkpoint does not match the " + std::string(architecture_name(arch)) +
+                        " config (" + std::to_string(problems.size()) + " problem" + (problems.size() == 1 ? "" : "s") +
+                        "):";
   for (const std::string& p : problems) message += "\n  - " + p;
   throw Error(message);
 }
@@ -240,9 +236,9 @@ std::optional<std::string> to_canonical(Architecture arch, std::string_view hf_n
 bool is_ignored_tensor(Architecture arch, std::string_view hf_name) {
   const std::string_view prefix = arch_prefix(arch);
   const std::string_view rest = hf_name.starts_with(prefix) ? hf_name.substr(prefix.size()) : hf_name;
-  const std::span<const std::string_view> ignored =
-      arch == Architecture::kBert ? std::span<const std::string_view>(kBertIgnored)
-                                  : std::span<const std::string_view>(kDistilBertIgnored);
+  const std::span<const std::string_view> ignored = arch == Architecture::kBert
+                                                        ? std::span<const std::string_view>(kBertIgnored)
+                                                        : std::span<const std::string_view>(kDistilBertIgnored);
   for (const std::string_view name : ignored) {
     if (rest == name) return true;
   }
@@ -327,8 +323,8 @@ void check_tensors(const EncoderConfig& config, const SafetensorsFile& file, Hea
     }
     const TensorView& t = *it->second;
     if (t.shape != spec.shape) {
-      problems.push_back("tensor " + quote_name(t.name) + " (" + spec.canonical + ") has shape " +
-                         shape_text(t.shape) + ", expected " + shape_text(spec.shape));
+      problems.push_back("tensor " + quote_name(t.name) + " (" + spec.canonical + ") has shape " + shape_text(t.shape) +
+                         ", expected " + shape_text(spec.shape));
     }
   }
   for (const auto& [canonical, t] : found) {

@@ -26,8 +26,8 @@ struct CodepointMapping {
 #include "unicode_tables.inc"
 
 bool in_ranges(std::span<const CodepointRange> table, char32_t cp) {
-  const auto it = std::upper_bound(table.begin(), table.end(), cp,
-                                   [](char32_t c, const CodepointRange& r) { return c < r.first; });
+  const auto it =
+      std::upper_bound(table.begin(), table.end(), cp, [](char32_t c, const CodepointRange& r) { return c < r.first; });
   return it != table.begin() && cp <= std::prev(it)->last;
 }
 
@@ -89,9 +89,9 @@ void append_nfd(char32_t cp, std::u32string& out) {
   }
   std::array<utf8proc_int32_t, 8> buf{};
   int last_boundclass = 0;
-  const utf8proc_ssize_t n = utf8proc_decompose_char(
-      static_cast<utf8proc_int32_t>(cp), buf.data(), static_cast<utf8proc_ssize_t>(buf.size()),
-      UTF8PROC_DECOMPOSE, &last_boundclass);
+  const utf8proc_ssize_t n =
+      utf8proc_decompose_char(static_cast<utf8proc_int32_t>(cp), buf.data(), static_cast<utf8proc_ssize_t>(buf.size()),
+                              UTF8PROC_DECOMPOSE, &last_boundclass);
   if (n <= 0 || n > static_cast<utf8proc_ssize_t>(buf.size())) {
     out.push_back(cp);
     return;
@@ -140,14 +140,11 @@ bool is_bert_removed(char32_t cp) {
   return in_ranges(kBertRemovedRanges, cp);
 }
 
-bool is_bert_nonspacing_mark(char32_t cp) {
-  return cp >= 0x300 && in_ranges(kBertNonspacingMarkRanges, cp);
-}
+bool is_bert_nonspacing_mark(char32_t cp) { return cp >= 0x300 && in_ranges(kBertNonspacingMarkRanges, cp); }
 
 bool is_cjk_ideograph(char32_t cp) {
-  return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) ||
-         (cp >= 0x20000 && cp <= 0x2A6DF) || (cp >= 0x2A700 && cp <= 0x2B73F) ||
-         (cp >= 0x2B740 && cp <= 0x2B81F) || (cp >= 0x2B920 && cp <= 0x2CEAF) ||
+  return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0x20000 && cp <= 0x2A6DF) ||
+         (cp >= 0x2A700 && cp <= 0x2B73F) || (cp >= 0x2B740 && cp <= 0x2B81F) || (cp >= 0x2B920 && cp <= 0x2CEAF) ||
          (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x2F800 && cp <= 0x2FA1F);
 }
 
@@ -163,8 +160,8 @@ void lowercase(std::u32string_view in, std::u32string& out) {
   for (const char32_t cp : in) append_lowercase(cp, out);
 }
 
-void bert_normalize(std::u32string_view in, const BertNormalizerOptions& options,
-                    std::u32string& out, std::u32string& scratch) {
+void bert_normalize(std::u32string_view in, const BertNormalizerOptions& options, std::u32string& out,
+                    std::u32string& scratch) {
   // Steps 1 and 2 are per character and fuse into one pass.
   std::u32string& cleaned = options.strip_accents || options.lowercase ? scratch : out;
   cleaned.clear();

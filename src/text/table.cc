@@ -17,16 +17,13 @@ namespace {
 
 constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
 
-std::string at_line(const std::string& source, std::size_t line) {
-  return source + ":" + std::to_string(line) + ": ";
-}
+std::string at_line(const std::string& source, std::size_t line) { return source + ":" + std::to_string(line) + ": "; }
 
 char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(),
-                    [](char x, char y) { return ascii_lower(x) == ascii_lower(y); });
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return ascii_lower(x) == ascii_lower(y); });
 }
 
 template <typename Range>
@@ -49,8 +46,7 @@ std::string_view strip_bom(std::string_view s) {
 void check_size(std::size_t size, const std::string& source) {
   if (size > kMaxTableBytes) {
     throw Error(source + ": input is " + std::to_string(size) + " bytes, more than the " +
-                std::to_string(kMaxTableBytes) +
-                "-byte (2 GiB) limit for tables; split it into smaller files");
+                std::to_string(kMaxTableBytes) + "-byte (2 GiB) limit for tables; split it into smaller files");
   }
 }
 
@@ -59,8 +55,7 @@ void check_size(std::size_t size, const std::string& source) {
 
 class CsvParser {
  public:
-  CsvParser(std::string_view s, char sep, const std::string& source)
-      : s_(s), sep_(sep), source_(source) {}
+  CsvParser(std::string_view s, char sep, const std::string& source) : s_(s), sep_(sep), source_(source) {}
 
   // Parses the next record into `fields`, skipping empty lines. Returns false
   // at end of input. `start_line` receives the record's first line.
@@ -83,9 +78,7 @@ class CsvParser {
   }
 
  private:
-  bool at_lone_cr(std::size_t k) const {
-    return s_[k] == '\r' && (k + 1 >= s_.size() || s_[k + 1] != '\n');
-  }
+  bool at_lone_cr(std::size_t k) const { return s_[k] == '\r' && (k + 1 >= s_.size() || s_[k + 1] != '\n'); }
 
   // Consumes one LF, CRLF or lone CR at i_.
   void consume_line_break() {
@@ -152,8 +145,7 @@ TextTable parse_delimited(std::string_view s, char sep, const std::string& sourc
   std::unordered_set<std::string_view> seen;
   for (std::size_t c = 0; c < fields.size(); ++c) {
     if (fields[c].empty()) {
-      throw Error(at_line(source, header_line) + "header column " + std::to_string(c + 1) +
-                  " has an empty name");
+      throw Error(at_line(source, header_line) + "header column " + std::to_string(c + 1) + " has an empty name");
     }
   }
   table.columns = std::move(fields);
@@ -165,9 +157,8 @@ TextTable parse_delimited(std::string_view s, char sep, const std::string& sourc
   const std::size_t width = table.columns.size();
   while (parser.next(fields, line)) {
     if (fields.size() != width) {
-      throw Error(at_line(source, line) + "row has " + std::to_string(fields.size()) +
-                  " fields but the header (line " + std::to_string(header_line) + ") has " +
-                  std::to_string(width) + " columns" +
+      throw Error(at_line(source, line) + "row has " + std::to_string(fields.size()) + " fields but the header (line " +
+                  std::to_string(header_line) + ") has " + std::to_string(width) + " columns" +
                   (fields.size() > width ? std::string(" (quote fields that contain '") +
                                                (sep == '\t' ? "\\t" : std::string(1, sep)) + "')"
                                          : std::string()));
@@ -221,9 +212,7 @@ class JsonlLineHandler {
   bool boolean(bool v) { return scalar(v ? "true" : "false"); }
   bool number_integer(json::number_integer_t v) { return scalar(std::to_string(v)); }
   bool number_unsigned(json::number_unsigned_t v) { return scalar(std::to_string(v)); }
-  bool number_float(json::number_float_t /*value*/, const json::string_t& text) {
-    return scalar(text);
-  }
+  bool number_float(json::number_float_t /*value*/, const json::string_t& text) { return scalar(text); }
   bool string(json::string_t& v) { return scalar(std::move(v)); }
   bool binary(json::binary_t& /*value*/) { return reject("binary values are not supported"); }
   bool start_object(std::size_t /*size*/) {
@@ -237,16 +226,13 @@ class JsonlLineHandler {
     depth_ = 0;
     return true;
   }
-  bool start_array(std::size_t /*size*/) {
-    return depth_ == 0 ? not_object("an array") : nested("an array");
-  }
+  bool start_array(std::size_t /*size*/) { return depth_ == 0 ? not_object("an array") : nested("an array"); }
   bool end_array() { return true; }
   bool key(json::string_t& k) {
     key_ = std::move(k);
     return true;
   }
-  bool parse_error(std::size_t /*position*/, const std::string& /*last_token*/,
-                   const nlohmann::detail::exception& ex) {
+  bool parse_error(std::size_t /*position*/, const std::string& /*last_token*/, const nlohmann::detail::exception& ex) {
     error = "invalid JSON: " + describe_json_error(ex.what());
     return false;
   }
@@ -265,9 +251,7 @@ class JsonlLineHandler {
     return reject("value of key '" + key_ + "' is " + what +
                   "; only strings, numbers, booleans and null are supported");
   }
-  bool not_object(const char* what) {
-    return reject(std::string("expected a JSON object per line, found ") + what);
-  }
+  bool not_object(const char* what) { return reject(std::string("expected a JSON object per line, found ") + what); }
   bool reject(std::string why) {
     error = std::move(why);
     return false;
@@ -277,9 +261,7 @@ class JsonlLineHandler {
   std::string key_;
 };
 
-bool is_blank(std::string_view line) {
-  return line.find_first_not_of(" \t\r") == std::string_view::npos;
-}
+bool is_blank(std::string_view line) { return line.find_first_not_of(" \t\r") == std::string_view::npos; }
 
 TextTable parse_jsonl(std::string_view s, const std::string& source) {
   TextTable table;
@@ -293,8 +275,8 @@ TextTable parse_jsonl(std::string_view s, const std::string& source) {
   const auto check_cells = [&](std::size_t rows, std::size_t columns) {
     if (rows * columns > max_cells) {
       throw Error(at_line(source, line_no) + "table of " + std::to_string(rows) + " rows by " +
-                  std::to_string(columns) + " distinct keys is too large for a " +
-                  std::to_string(s.size()) + "-byte input; most rows lack most keys");
+                  std::to_string(columns) + " distinct keys is too large for a " + std::to_string(s.size()) +
+                  "-byte input; most rows lack most keys");
     }
   };
   std::size_t pos = 0;
@@ -309,8 +291,7 @@ TextTable parse_jsonl(std::string_view s, const std::string& source) {
     JsonlLineHandler handler;
     const bool ok = nlohmann::json::sax_parse(line, &handler);
     if (!ok || !handler.error.empty()) {
-      throw Error(at_line(source, line_no) +
-                  (handler.error.empty() ? std::string("invalid JSON") : handler.error));
+      throw Error(at_line(source, line_no) + (handler.error.empty() ? std::string("invalid JSON") : handler.error));
     }
 
     const std::size_t row = table.rows.size();
@@ -375,17 +356,15 @@ std::size_t TextTable::column_index(std::string_view name) const {
   for (std::size_t c = 0; c < columns.size(); ++c) {
     if (columns[c] == name) return c;
   }
-  throw Error(source + ": no column named '" + std::string(name) +
-              "'; available columns: " + join_quoted(columns));
+  throw Error(source + ": no column named '" + std::string(name) + "'; available columns: " + join_quoted(columns));
 }
 
 std::vector<std::string> TextTable::column(std::string_view name) const {
   const std::size_t c = column_index(name);
   if (c < missing_rows.size() && !missing_rows[c].empty()) {
     const std::size_t row = missing_rows[c].front();
-    throw Error(at_line(source, source_lines.at(row)) + "row has no key '" + std::string(name) +
-                "' (" + std::to_string(missing_rows[c].size()) + " of " +
-                std::to_string(rows.size()) + " rows lack it)");
+    throw Error(at_line(source, source_lines.at(row)) + "row has no key '" + std::string(name) + "' (" +
+                std::to_string(missing_rows[c].size()) + " of " + std::to_string(rows.size()) + " rows lack it)");
   }
   std::vector<std::string> out;
   out.reserve(rows.size());
@@ -404,11 +383,16 @@ TableFormat detect_format(const std::string& path) {
 
 std::string_view format_name(TableFormat format) {
   switch (format) {
-    case TableFormat::kAuto: return "auto";
-    case TableFormat::kCsv: return "csv";
-    case TableFormat::kTsv: return "tsv";
-    case TableFormat::kJsonl: return "jsonl";
-    case TableFormat::kLines: return "lines";
+    case TableFormat::kAuto:
+      return "auto";
+    case TableFormat::kCsv:
+      return "csv";
+    case TableFormat::kTsv:
+      return "tsv";
+    case TableFormat::kJsonl:
+      return "jsonl";
+    case TableFormat::kLines:
+      return "lines";
   }
   return "unknown";
 }
@@ -418,11 +402,15 @@ TextTable parse_table(std::string_view contents, TableFormat format, const std::
   if (format == TableFormat::kAuto) format = detect_format(source);
   contents = strip_bom(contents);
   switch (format) {
-    case TableFormat::kCsv: return parse_delimited(contents, ',', source);
-    case TableFormat::kTsv: return parse_delimited(contents, '\t', source);
-    case TableFormat::kJsonl: return parse_jsonl(contents, source);
+    case TableFormat::kCsv:
+      return parse_delimited(contents, ',', source);
+    case TableFormat::kTsv:
+      return parse_delimited(contents, '\t', source);
+    case TableFormat::kJsonl:
+      return parse_jsonl(contents, source);
     case TableFormat::kLines:
-    case TableFormat::kAuto: break;
+    case TableFormat::kAuto:
+      break;
   }
   return parse_lines(contents, source);
 }
@@ -436,8 +424,7 @@ TextTable read_table(const std::string& path, TableFormat format) {
 }
 
 std::string resolve_column(const TextTable& table, const std::optional<std::string>& requested,
-                           std::span<const std::string_view> candidates,
-                           std::string_view option_name) {
+                           std::span<const std::string_view> candidates, std::string_view option_name) {
   std::string option(option_name);
   if (option.rfind("--", 0) != 0) option = "--" + option;
   const std::string columns = join_quoted(table.columns);
@@ -453,11 +440,9 @@ std::string resolve_column(const TextTable& table, const std::optional<std::stri
     if (matches.size() == 1) return matches.front();
     if (matches.size() > 1) {
       throw Error(table.source + ": column '" + *requested + "' (" + option +
-                  ") matches several columns when case is ignored: " + join_quoted(matches) +
-                  "; give the exact name");
+                  ") matches several columns when case is ignored: " + join_quoted(matches) + "; give the exact name");
     }
-    throw Error(table.source + ": no column '" + *requested + "' (" + option +
-                "); the file has columns: " + columns);
+    throw Error(table.source + ": no column '" + *requested + "' (" + option + "); the file has columns: " + columns);
   }
 
   for (const std::string_view candidate : candidates) {

@@ -58,8 +58,8 @@ TokenizerConfig load_tokenizer_config(const std::string& dir) {
     const std::string source = tc.string();
     const json cfg = read_json_object(source);
     if (const auto it = cfg.find("tokenizer_class"); it != cfg.end() && it->is_string()) {
-      static constexpr std::string_view kSupported[] = {"BertTokenizer", "BertTokenizerFast",
-                                                        "DistilBertTokenizer", "DistilBertTokenizerFast"};
+      static constexpr std::string_view kSupported[] = {"BertTokenizer", "BertTokenizerFast", "DistilBertTokenizer",
+                                                        "DistilBertTokenizerFast"};
       const auto cls = it->get<std::string>();
       if (std::find(std::begin(kSupported), std::end(kSupported), cls) == std::end(kSupported)) {
         throw Error(source + ": tokenizer_class '" + cls +
@@ -97,8 +97,7 @@ TokenizerConfig load_tokenizer_config(const std::string& dir) {
   return c;
 }
 
-Tokenizer::Tokenizer(Vocab vocab, TokenizerConfig config)
-    : vocab_(std::move(vocab)), config_(std::move(config)) {
+Tokenizer::Tokenizer(Vocab vocab, TokenizerConfig config) : vocab_(std::move(vocab)), config_(std::move(config)) {
   const auto require = [&](const std::string& token, const char* role) {
     const auto id = vocab_.find(token);
     if (!id) throw Error(std::string("tokenizer: ") + role + " token '" + token + "' is not in the vocabulary");
@@ -111,11 +110,10 @@ Tokenizer::Tokenizer(Vocab vocab, TokenizerConfig config)
   mask_id_ = require(config_.mask_token, "mask");
   if (config_.max_input_chars_per_word < 1) throw Error("tokenizer: max_input_chars_per_word must be >= 1");
   if (config_.model_max_length < 2) throw Error("tokenizer: model_max_length must be >= 2");
-  for (const std::string* t : {&config_.pad_token, &config_.unk_token, &config_.cls_token,
-                               &config_.sep_token, &config_.mask_token}) {
+  for (const std::string* t :
+       {&config_.pad_token, &config_.unk_token, &config_.cls_token, &config_.sep_token, &config_.mask_token}) {
     if (t->empty()) throw Error("tokenizer: special tokens must not be empty");
-    const bool seen = std::any_of(specials_.begin(), specials_.end(),
-                                  [&](const Special& s) { return s.text == *t; });
+    const bool seen = std::any_of(specials_.begin(), specials_.end(), [&](const Special& s) { return s.text == *t; });
     if (!seen) specials_.push_back({*t, *vocab_.find(*t)});
     special_first_byte_[static_cast<unsigned char>((*t)[0])] = true;
   }
@@ -145,8 +143,8 @@ void Tokenizer::encode_word(std::vector<std::int32_t>& ids, Workspace& ws) const
     return;
   }
   const std::size_t rollback = ids.size();
-  std::size_t start = 0;          // byte offset
-  std::size_t start_char = 0;     // char index of `start`
+  std::size_t start = 0;       // byte offset
+  std::size_t start_char = 0;  // char index of `start`
   while (start < word.size()) {
     std::size_t end_char = ends.size();
     std::optional<std::int32_t> id;
@@ -168,8 +166,8 @@ void Tokenizer::encode_word(std::vector<std::int32_t>& ids, Workspace& ws) const
   }
 }
 
-bool Tokenizer::encode_segment(std::string_view segment, std::vector<std::int32_t>& ids,
-                               std::size_t limit, Workspace& ws, Utf8Policy policy) const {
+bool Tokenizer::encode_segment(std::string_view segment, std::vector<std::int32_t>& ids, std::size_t limit,
+                               Workspace& ws, Utf8Policy policy) const {
   ws.decoded.clear();
   decode_utf8(segment, policy, ws.decoded);
   bert_normalize(ws.decoded, config_.normalizer, ws.normalized, ws.scratch);
@@ -199,8 +197,8 @@ bool Tokenizer::encode_segment(std::string_view segment, std::vector<std::int32_
   return flush();
 }
 
-bool Tokenizer::encode(std::string_view text, std::vector<std::int32_t>& ids, Workspace& ws,
-                       std::int64_t max_len, Utf8Policy policy) const {
+bool Tokenizer::encode(std::string_view text, std::vector<std::int32_t>& ids, Workspace& ws, std::int64_t max_len,
+                       Utf8Policy policy) const {
   if (max_len <= 0) max_len = config_.model_max_length;
   if (max_len < 2) throw Error("tokenizer: max length must be at least 2 (room for [CLS] and [SEP])");
   const std::size_t base = ids.size();
@@ -231,8 +229,7 @@ bool Tokenizer::encode(std::string_view text, std::vector<std::int32_t>& ids, Wo
   return truncated;
 }
 
-std::vector<std::int32_t> Tokenizer::encode(std::string_view text, std::int64_t max_len,
-                                            Utf8Policy policy) const {
+std::vector<std::int32_t> Tokenizer::encode(std::string_view text, std::int64_t max_len, Utf8Policy policy) const {
   std::vector<std::int32_t> ids;
   Workspace ws;
   encode(text, ids, ws, max_len, policy);

@@ -60,8 +60,7 @@ std::size_t decode_one(std::string_view in, std::size_t pos, char32_t& cp, bool&
 
 }  // namespace
 
-void decode_utf8(std::string_view in, Utf8Policy policy, std::u32string& out,
-                 std::string_view what) {
+void decode_utf8(std::string_view in, Utf8Policy policy, std::u32string& out, std::string_view what) {
   std::size_t pos = 0;
   while (pos < in.size()) {
     const auto b0 = static_cast<std::uint8_t>(in[pos]);

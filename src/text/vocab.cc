@@ -9,9 +9,7 @@ namespace {
 
 constexpr std::size_t kMaxVocab = std::size_t{1} << 24;
 
-bool is_trailing_space(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
-}
+bool is_trailing_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
 
 }  // namespace
 
@@ -45,8 +43,7 @@ Vocab Vocab::from_tokens(std::vector<std::string> tokens, std::string_view conti
     const std::string& t = v.tokens_[i];
     const auto id = static_cast<std::int32_t>(i);
     v.whole_.insert_or_assign(t, id);
-    if (!continuing_prefix.empty() && t.size() > continuing_prefix.size() &&
-        t.starts_with(continuing_prefix)) {
+    if (!continuing_prefix.empty() && t.size() > continuing_prefix.size() && t.starts_with(continuing_prefix)) {
       v.continuation_.insert_or_assign(t.substr(continuing_prefix.size()), id);
     }
   }
@@ -67,8 +64,8 @@ std::optional<std::int32_t> Vocab::find_continuation(std::string_view piece) con
 
 const std::string& Vocab::token(std::int32_t id) const {
   if (id < 0 || static_cast<std::size_t>(id) >= tokens_.size()) {
-    throw Error("vocabulary: token id " + std::to_string(id) + " out of range [0, " +
-                std::to_string(tokens_.size()) + ")");
+    throw Error("vocabulary: token id " + std::to_string(id) + " out of range [0, " + std::to_string(tokens_.size()) +
+                ")");
   }
   return tokens_[static_cast<std::size_t>(id)];
 }

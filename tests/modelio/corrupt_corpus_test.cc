@@ -101,8 +101,10 @@ std::vector<CorruptCase> corpus() {
   json("gap_at_start", "{" + entry("a", "\"F32\"", "[1]", "[4,8]") + "}", 8, "gap in the data buffer: bytes [0, 4)");
   json("trailing_bytes", "{" + kA + "}", 20, "not fully covered: bytes [16, 20)");
   json("metadata_not_object", "{\"__metadata__\":[1]," + kA + "}", 16, "__metadata__ is not a JSON object");
-  json("metadata_not_string", "{\"__metadata__\":{\"k\":1}," + kA + "}", 16, "__metadata__ value of 'k' is not a string");
-  json("metadata_nested", "{\"__metadata__\":{\"k\":{\"x\":\"y\"}}," + kA + "}", 16, "__metadata__ value of 'k' is not a string");
+  json("metadata_not_string", "{\"__metadata__\":{\"k\":1}," + kA + "}", 16,
+       "__metadata__ value of 'k' is not a string");
+  json("metadata_nested", "{\"__metadata__\":{\"k\":{\"x\":\"y\"}}," + kA + "}", 16,
+       "__metadata__ value of 'k' is not a string");
   json("empty_name", "{" + entry("", "\"F32\"", "[4]", "[0,16]") + "}", 16, "empty tensor name");
   json("control_char_name_quoted", "{" + entry("a\\u0001", "\"F32\"", "[4]", "[0,12]") + "}", 16, "'a\\x01'");
   return c;
@@ -134,8 +136,8 @@ TEST(CorruptCorpus, ValidControlFilesAreAccepted) {
   EXPECT_NO_THROW((void)SafetensorsFile::from_bytes(
       make_file("{\"__metadata__\":{\"k\":\"v\"}," + kA + "," + entry("z", "\"F32\"", "[0]", "[16,16]") + "}", 16),
       "ok4"));
-  EXPECT_NO_THROW((void)SafetensorsFile::from_bytes(
-      make_file("{" + entry("s", "\"I64\"", "[]", "[0,8]") + "}", 8), "ok5"));
+  EXPECT_NO_THROW(
+      (void)SafetensorsFile::from_bytes(make_file("{" + entry("s", "\"I64\"", "[]", "[0,8]") + "}", 8), "ok5"));
 }
 
 TEST(CorruptCorpus, EveryTruncationIsRejected) {

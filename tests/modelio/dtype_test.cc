@@ -56,8 +56,8 @@ TEST(Half, KnownValues) {
   EXPECT_EQ(half_to_float(0xfc00), -std::numeric_limits<float>::infinity());
 
   EXPECT_EQ(float_to_half(65504.0f), 0x7bff);
-  EXPECT_EQ(float_to_half(65519.99f), 0x7bff);   // below the halfway point
-  EXPECT_EQ(float_to_half(65520.0f), 0x7c00);    // halfway, ties to even -> inf
+  EXPECT_EQ(float_to_half(65519.99f), 0x7bff);  // below the halfway point
+  EXPECT_EQ(float_to_half(65520.0f), 0x7c00);   // halfway, ties to even -> inf
   EXPECT_EQ(float_to_half(1e10f), 0x7c00);
   EXPECT_EQ(float_to_half(-1e10f), 0xfc00);
   EXPECT_EQ(float_to_half(std::ldexp(1.0f, -25)), 0x0000);  // tie between 0 and min subnormal
@@ -68,7 +68,7 @@ TEST(Half, KnownValues) {
   EXPECT_EQ(float_to_half(std::numeric_limits<float>::denorm_min()), 0x0000);
   EXPECT_EQ(float_to_half(1.0f + std::ldexp(1.0f, -11)), 0x3c00);  // tie, even stays
   EXPECT_EQ(float_to_half(1.0f + std::ldexp(3.0f, -11)), 0x3c02);  // tie, odd rounds up
-  EXPECT_EQ(float_to_half(std::ldexp(2047.0f, -25)), 0x0400);  // rounds up into the normals
+  EXPECT_EQ(float_to_half(std::ldexp(2047.0f, -25)), 0x0400);      // rounds up into the normals
   const std::uint16_t nan = float_to_half(std::numeric_limits<float>::quiet_NaN());
   EXPECT_EQ(nan & 0x7c00, 0x7c00);
   EXPECT_NE(nan & 0x03ff, 0);

@@ -28,10 +28,10 @@ TEST(Inspect, DescribesADirectoryAndAFile) {
   std::ostringstream out;
   describe_model(dir.string(), out);
   const std::string text = out.str();
-  for (const char* expected : {"architecture       bert", "layers             2", "hidden size        8",
-                               "labels             2: 0=c0 1=c1", "format = pt",
-                               "encoder.layer.1.output.LayerNorm.bias", "layers.1.ffn_norm.bias",
-                               "total parameters", "[32, 8]"}) {
+  for (const char* expected :
+       {"architecture       bert", "layers             2", "hidden size        8", "labels             2: 0=c0 1=c1",
+        "format = pt", "encoder.layer.1.output.LayerNorm.bias", "layers.1.ffn_norm.bias", "total parameters",
+        "[32, 8]"}) {
     EXPECT_NE(text.find(expected), std::string::npos) << expected << "\n" << text;
   }
   std::ostringstream file_out;

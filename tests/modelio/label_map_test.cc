@@ -58,8 +58,7 @@ TEST(LabelMap, HfJsonErrors) {
   expect_error(json{{"label2id", {{"a", 0}}}}, "label2id is present but id2label is not");
   expect_error(json{{"id2label", {{"0", "a"}, {"1", "b"}}}, {"label2id", {{"a", 1}, {"b", 0}}}},
                "label2id['a'] is 1 but id2label gives 0");
-  expect_error(json{{"id2label", {{"0", "a"}, {"1", "b"}}}, {"label2id", {{"a", 0}, {"c", 1}}}},
-               "label2id has 'c'");
+  expect_error(json{{"id2label", {{"0", "a"}, {"1", "b"}}}, {"label2id", {{"a", 0}, {"c", 1}}}}, "label2id has 'c'");
   expect_error(json{{"id2label", {{"0", "a"}, {"1", "b"}}}, {"label2id", {{"a", 0}}}}, "label2id lacks 'b'");
   expect_error(json{{"id2label", {{"0", "a"}}}, {"label2id", {{"a", "0"}}}}, "label2id['a'] is \"0\"");
 }

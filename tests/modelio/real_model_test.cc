@@ -19,10 +19,10 @@ namespace fs = std::filesystem;
 
 const fs::path kModelDir = EDGEROUTE_MODEL_DIR;
 
-#define SKIP_WITHOUT_MODEL()                                                                      \
-  if (!fs::exists(kModelDir / "model.safetensors")) {                                              \
-    GTEST_SKIP() << "no model at " << (kModelDir / "model.safetensors").string()                  \
-                 << " (set EDGEROUTE_MODEL_DIR or run scripts/setup.sh)";                          \
+#define SKIP_WITHOUT_MODEL()                                                     \
+  if (!fs::exists(kModelDir / "model.safetensors")) {                            \
+    GTEST_SKIP() << "no model at " << (kModelDir / "model.safetensors").string() \
+                 << " (set EDGEROUTE_MODEL_DIR or run scripts/setup.sh)";        \
   }
 
 TEST(RealModel, MiniLmConfigAndTensorsCheck) {

@@ -228,11 +228,11 @@ TEST(Safetensors, WriterRejectsBadInput) {
   SafetensorsWriter w;
   const std::vector<float> four(4);
   w.add<float>("a", {2, 2}, four);
-  EXPECT_THROW(w.add<float>("a", {4}, four), Error);             // duplicate
-  EXPECT_THROW(w.add<float>("", {4}, four), Error);              // empty name
-  EXPECT_THROW(w.add<float>("__metadata__", {4}, four), Error);  // reserved
-  EXPECT_THROW(w.add<float>("b", {3}, four), Error);             // size vs shape
-  EXPECT_THROW(w.add<float>("c", {-1, -4}, four), Error);        // negative dims
+  EXPECT_THROW(w.add<float>("a", {4}, four), Error);                          // duplicate
+  EXPECT_THROW(w.add<float>("", {4}, four), Error);                           // empty name
+  EXPECT_THROW(w.add<float>("__metadata__", {4}, four), Error);               // reserved
+  EXPECT_THROW(w.add<float>("b", {3}, four), Error);                          // size vs shape
+  EXPECT_THROW(w.add<float>("c", {-1, -4}, four), Error);                     // negative dims
   EXPECT_THROW(w.add<float>("d", {1, 1, 1, 1, 1, 1, 1, 1, 4}, four), Error);  // rank 9
   EXPECT_THROW(w.add<float>("e", {std::int64_t{1} << 62, 4}, four), Error);   // overflow
   const std::vector<std::uint16_t> bits(2);

@@ -124,21 +124,23 @@ TEST(TensorNames, CheckTensorsNamesEveryProblem) {
   std::vector<TinyTensor> tensors = tiny_tensors(config, heads, "bert.");
   std::vector<TinyTensor> broken;
   for (TinyTensor t : tensors) {
-    if (t.hf_name == "bert.encoder.layer.1.attention.self.key.weight") continue;  // missing
+    if (t.hf_name == "bert.encoder.layer.1.attention.self.key.weight") continue;           // missing
     if (t.hf_name == "bert.encoder.layer.0.intermediate.dense.weight") t.shape = {8, 16};  // transposed
-    if (t.hf_name == "classifier.bias") t.dtype = DType::kI32;  // not float
+    if (t.hf_name == "classifier.bias") t.dtype = DType::kI32;                             // not float
     broken.push_back(t);
   }
   broken.push_back({"bert.encoder.layer.0.attention.self.query.lora_A", {2, 8}, DType::kF32});  // unknown
-  broken.push_back({"bert.encoder.layer.2.output.dense.bias", {8}, DType::kF32});  // past the layers
+  broken.push_back({"bert.encoder.layer.2.output.dense.bias", {8}, DType::kF32});               // past the layers
   const std::string message = check_message(config, broken, heads);
   EXPECT_NE(message.find("tiny.safetensors"), std::string::npos) << message;
   EXPECT_NE(message.find("5 problems"), std::string::npos) << message;
   EXPECT_NE(message.find("missing tensor 'bert.encoder.layer.1.attention.self.key.weight' (layers.1.attn.k.weight)"),
-            std::string::npos) << message;
+            std::string::npos)
+      << message;
   EXPECT_NE(message.find("'bert.encoder.layer.0.intermediate.dense.weight' (layers.0.ffn.up.weight) has shape "
                          "[8, 16], expected [16, 8]"),
-            std::string::npos) << message;
+            std::string::npos)
+      << message;
   EXPECT_NE(message.find("'classifier.bias' (head.out.bias) has dtype I32"), std::string::npos) << message;
   EXPECT_NE(message.find("unknown tensor 'bert.encoder.layer.0.attention.self.query.lora_A'"), std::string::npos)
       << message;

@@ -21,7 +21,8 @@ EncoderConfig tiny_config(Architecture arch, int labels) {
   if (arch == Architecture::kBert) {
     return parse_hf_config(R"({"model_type": "bert", "vocab_size": 32, "hidden_size": 8,
         "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 16,
-        "max_position_embeddings": 16, "type_vocab_size": 2)" + labels_json + "}",
+        "max_position_embeddings": 16, "type_vocab_size": 2)" +
+                               labels_json + "}",
                            "tiny-bert/config.json");
   }
   return parse_hf_config(R"({"model_type": "distilbert", "vocab_size": 32, "dim": 8,
@@ -45,7 +46,8 @@ SafetensorsWriter tiny_writer(const std::vector<TinyTensor>& tensors) {
     std::int64_t n = 1;
     for (const std::int64_t d : t.shape) n *= d;
     std::vector<std::byte> bytes(static_cast<std::size_t>(n * dtype_size(t.dtype)));
-    for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::byte>((i * 7 + static_cast<std::size_t>(seed)) & 0xff);
+    for (std::size_t i = 0; i < bytes.size(); ++i)
+      bytes[i] = static_cast<std::byte>((i * 7 + static_cast<std::size_t>(seed)) & 0xff);
     writer.add(t.hf_name, t.dtype, t.shape, bytes);
     ++seed;
   }

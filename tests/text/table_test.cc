@@ -33,8 +33,7 @@ std::string error_of(Fn&& fn) {
 }
 
 std::filesystem::path temp_path(const std::string& name) {
-  return std::filesystem::temp_directory_path() /
-         ("edgeroute_table_test_" + std::to_string(::getpid()) + "_" + name);
+  return std::filesystem::temp_directory_path() / ("edgeroute_table_test_" + std::to_string(::getpid()) + "_" + name);
 }
 
 // ---------------------------------------------------------------------------
@@ -72,34 +71,25 @@ INSTANTIATE_TEST_SUITE_P(
         CsvCase{"lone_cr_ends_record", "a,b\r1,2\r", {"a", "b"}, {{"1", "2"}}, {2}},
         CsvCase{"bom", "\xEF\xBB\xBFtext,label\nhi,x\n", {"text", "label"}, {{"hi", "x"}}, {2}},
         CsvCase{"quoted_separator", "a,b\n\"x,y\",2\n", {"a", "b"}, {{"x,y", "2"}}, {2}},
-        CsvCase{"doubled_quotes", "a,b\n\"say \"\"hi\"\"\",2\n", {"a", "b"},
-                {{"say \"hi\"", "2"}}, {2}},
+        CsvCase{"doubled_quotes", "a,b\n\"say \"\"hi\"\"\",2\n", {"a", "b"}, {{"say \"hi\"", "2"}}, {2}},
         CsvCase{"only_doubled_quote", "a\n\"\"\"\"\n", {"a"}, {{"\""}}, {2}},
-        CsvCase{"embedded_lf", "a,b\n\"l1\nl2\",2\n3,4\n", {"a", "b"},
-                {{"l1\nl2", "2"}, {"3", "4"}}, {2, 4}},
-        CsvCase{"embedded_crlf_kept", "a,b\r\n\"l1\r\nl2\",2\r\n", {"a", "b"},
-                {{"l1\r\nl2", "2"}}, {2}},
-        CsvCase{"embedded_bare_cr_kept", "a,b\n\"l1\rl2\",2\n", {"a", "b"}, {{"l1\rl2", "2"}},
-                {2}},
-        CsvCase{"quote_inside_unquoted_kept", "a,b\nsay \"hi\",5\"\n", {"a", "b"},
-                {{"say \"hi\"", "5\""}}, {2}},
+        CsvCase{"embedded_lf", "a,b\n\"l1\nl2\",2\n3,4\n", {"a", "b"}, {{"l1\nl2", "2"}, {"3", "4"}}, {2, 4}},
+        CsvCase{"embedded_crlf_kept", "a,b\r\n\"l1\r\nl2\",2\r\n", {"a", "b"}, {{"l1\r\nl2", "2"}}, {2}},
+        CsvCase{"embedded_bare_cr_kept", "a,b\n\"l1\rl2\",2\n", {"a", "b"}, {{"l1\rl2", "2"}}, {2}},
+        CsvCase{"quote_inside_unquoted_kept", "a,b\nsay \"hi\",5\"\n", {"a", "b"}, {{"say \"hi\"", "5\""}}, {2}},
         CsvCase{"spaces_kept", "a,b\n  x , \"y\"\n", {"a", "b"}, {{"  x ", " \"y\""}}, {2}},
-        CsvCase{"empty_fields", "a,b,c\n,,\n\"\",x,\n", {"a", "b", "c"},
-                {{"", "", ""}, {"", "x", ""}}, {2, 3}},
-        CsvCase{"blank_lines_skipped", "\n\na,b\n\n1,2\r\n\r\n3,4\n\n", {"a", "b"},
-                {{"1", "2"}, {"3", "4"}}, {5, 7}},
+        CsvCase{"empty_fields", "a,b,c\n,,\n\"\",x,\n", {"a", "b", "c"}, {{"", "", ""}, {"", "x", ""}}, {2, 3}},
+        CsvCase{"blank_lines_skipped", "\n\na,b\n\n1,2\r\n\r\n3,4\n\n", {"a", "b"}, {{"1", "2"}, {"3", "4"}}, {5, 7}},
         CsvCase{"quoted_empty_is_a_row", "a\n\"\"\n", {"a"}, {{""}}, {2}},
         CsvCase{"quoted_header", "\"a,1\",b\n1,2\n", {"a,1", "b"}, {{"1", "2"}}, {2}},
         CsvCase{"trailing_separator_at_eof", "a,b\n1,", {"a", "b"}, {{"1", ""}}, {2}},
         CsvCase{"quoted_field_at_eof", "a,b\n1,\"2\"", {"a", "b"}, {{"1", "2"}}, {2}},
         CsvCase{"non_utf8_bytes_kept", "a\n\xFF\xFE\n", {"a"}, {{"\xFF\xFE"}}, {2}},
-        CsvCase{"nul_byte_kept", std::string("a\nx\0y\n", 6), {"a"}, {{std::string("x\0y", 3)}},
-                {2}}),
+        CsvCase{"nul_byte_kept", std::string("a\nx\0y\n", 6), {"a"}, {{std::string("x\0y", 3)}}, {2}}),
     [](const auto& p) { return std::string(p.param.name); });
 
 TEST(Tsv, UsesTabAndQuotes) {
-  const TextTable t =
-      parse_table("text\tlabel\nhello, world\tgreet\n\"a\tb\"\tx\n", TableFormat::kTsv, "in.tsv");
+  const TextTable t = parse_table("text\tlabel\nhello, world\tgreet\n\"a\tb\"\tx\n", TableFormat::kTsv, "in.tsv");
   EXPECT_EQ(t.columns, (Strings{"text", "label"}));
   EXPECT_EQ(t.rows, (Rows{{"hello, world", "greet"}, {"a\tb", "x"}}));
 }
@@ -119,8 +109,7 @@ class CsvRejects : public ::testing::TestWithParam<CsvErrorCase> {};
 
 TEST_P(CsvRejects, ThrowsWithSourceAndDetails) {
   const CsvErrorCase& c = GetParam();
-  const std::string msg =
-      error_of([&] { parse_table(c.input, TableFormat::kCsv, "bad.csv"); });
+  const std::string msg = error_of([&] { parse_table(c.input, TableFormat::kCsv, "bad.csv"); });
   EXPECT_NE(msg.find("bad.csv"), std::string::npos) << msg;
   for (const std::string& f : c.fragments) EXPECT_NE(msg.find(f), std::string::npos) << msg;
 }
@@ -128,23 +117,18 @@ TEST_P(CsvRejects, ThrowsWithSourceAndDetails) {
 INSTANTIATE_TEST_SUITE_P(
     Table, CsvRejects,
     ::testing::Values(
-        CsvErrorCase{"empty", "", {"no header"}},
-        CsvErrorCase{"bom_only", "\xEF\xBB\xBF", {"no header"}},
+        CsvErrorCase{"empty", "", {"no header"}}, CsvErrorCase{"bom_only", "\xEF\xBB\xBF", {"no header"}},
         CsvErrorCase{"blank_lines_only", "\n\r\n\n", {"no header"}},
         CsvErrorCase{"duplicate_column", "a,b,a\n1,2,3\n", {"bad.csv:1:", "'a'", "twice"}},
         CsvErrorCase{"empty_column_name", "a,,c\n", {"bad.csv:1:", "column 2", "empty name"}},
-        CsvErrorCase{"too_many_fields", "a,b\n1,2\n1,2,3\n",
-                     {"bad.csv:3:", "3 fields", "2 columns", "line 1"}},
+        CsvErrorCase{"too_many_fields", "a,b\n1,2\n1,2,3\n", {"bad.csv:3:", "3 fields", "2 columns", "line 1"}},
         CsvErrorCase{"too_few_fields", "a,b\n1\n", {"bad.csv:2:", "1 fields", "2 columns"}},
-        CsvErrorCase{"ragged_after_multiline_field", "a,b\n\"x\ny\",1\n\n5\n",
-                     {"bad.csv:5:", "1 fields"}},
-        CsvErrorCase{"unterminated_at_eof", "a,b\n1,2\n3,\"abc\n4,5\n",
-                     {"bad.csv:3:", "not terminated"}},
+        CsvErrorCase{"ragged_after_multiline_field", "a,b\n\"x\ny\",1\n\n5\n", {"bad.csv:5:", "1 fields"}},
+        CsvErrorCase{"unterminated_at_eof", "a,b\n1,2\n3,\"abc\n4,5\n", {"bad.csv:3:", "not terminated"}},
         CsvErrorCase{"unterminated_in_header", "\"a,b\n", {"bad.csv:1:", "not terminated"}},
-        CsvErrorCase{"text_after_closing_quote", "a,b\n1,2\n\"x\"y,2\n",
-                     {"bad.csv:3:", "after the closing quote"}},
-        CsvErrorCase{"text_after_quote_on_later_line", "a,b\n\"x\n\ny\"z,2\n",
-                     {"bad.csv:4:", "after the closing quote"}}),
+        CsvErrorCase{"text_after_closing_quote", "a,b\n1,2\n\"x\"y,2\n", {"bad.csv:3:", "after the closing quote"}},
+        CsvErrorCase{
+            "text_after_quote_on_later_line", "a,b\n\"x\n\ny\"z,2\n", {"bad.csv:4:", "after the closing quote"}}),
     [](const auto& p) { return std::string(p.param.name); });
 
 // ---------------------------------------------------------------------------
@@ -171,12 +155,10 @@ TEST_P(LinesParse, KeepsEveryLineInOrder) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, LinesParse,
-    ::testing::Values(LinesCase{"empty_input", "", {}, {}},
-                      LinesCase{"one_without_newline", "hello", {"hello"}, {1}},
+    ::testing::Values(LinesCase{"empty_input", "", {}, {}}, LinesCase{"one_without_newline", "hello", {"hello"}, {1}},
                       LinesCase{"final_newline_not_a_row", "a\nb\n", {"a", "b"}, {1, 2}},
                       LinesCase{"empty_lines_kept", "a\n\n\nb\n", {"a", "", "", "b"}, {1, 2, 3, 4}},
-                      LinesCase{"only_newline", "\n", {""}, {1}},
-                      LinesCase{"two_newlines", "\n\n", {"", ""}, {1, 2}},
+                      LinesCase{"only_newline", "\n", {""}, {1}}, LinesCase{"two_newlines", "\n\n", {"", ""}, {1, 2}},
                       LinesCase{"crlf", "a\r\n\r\nb\r\n", {"a", "", "b"}, {1, 2, 3}},
                       LinesCase{"inner_cr_kept", "a\rb\r\n", {"a\rb"}, {1}},
                       LinesCase{"bom", "\xEF\xBB\xBFx\ny", {"x", "y"}, {1, 2}},
@@ -194,8 +176,8 @@ TEST(Jsonl, ValueTypesAndKeyOrder) {
       TableFormat::kJsonl, "in.jsonl");
   EXPECT_EQ(t.columns, (Strings{"text", "n", "f", "e", "neg", "big", "t", "b", "z"}));
   ASSERT_EQ(t.rows.size(), 1u);
-  EXPECT_EQ(t.rows[0], (Strings{"caf\xC3\xA9 \"x\"\n", "42", "1.50", "1E5", "-7",
-                                "18446744073709551615", "true", "false", ""}));
+  EXPECT_EQ(t.rows[0],
+            (Strings{"caf\xC3\xA9 \"x\"\n", "42", "1.50", "1E5", "-7", "18446744073709551615", "true", "false", ""}));
   EXPECT_EQ(t.source_lines, (std::vector<std::size_t>{1}));
 }
 
@@ -224,8 +206,7 @@ TEST(Jsonl, UnionOfKeysAndMissingCells) {
 }
 
 TEST(Jsonl, NullIsPresentNotMissing) {
-  const TextTable t =
-      parse_table("{\"a\":null}\n{\"a\":\"x\"}\n", TableFormat::kJsonl, "in.jsonl");
+  const TextTable t = parse_table("{\"a\":null}\n{\"a\":\"x\"}\n", TableFormat::kJsonl, "in.jsonl");
   EXPECT_EQ(t.column("a"), (Strings{"", "x"}));
 }
 
@@ -241,8 +222,7 @@ class JsonlRejects : public ::testing::TestWithParam<JsonlErrorCase> {};
 
 TEST_P(JsonlRejects, ThrowsWithLine) {
   const JsonlErrorCase& c = GetParam();
-  const std::string msg =
-      error_of([&] { parse_table(c.input, TableFormat::kJsonl, "bad.jsonl"); });
+  const std::string msg = error_of([&] { parse_table(c.input, TableFormat::kJsonl, "bad.jsonl"); });
   for (const std::string& f : c.fragments) EXPECT_NE(msg.find(f), std::string::npos) << msg;
 }
 
@@ -253,15 +233,14 @@ INSTANTIATE_TEST_SUITE_P(
         JsonlErrorCase{"blank_only", "\n  \n", {"bad.jsonl:", "no JSON objects"}},
         JsonlErrorCase{"array_line", "{\"a\":1}\n[1,2]\n", {"bad.jsonl:2:", "JSON object"}},
         JsonlErrorCase{"scalar_line", "\"text\"\n", {"bad.jsonl:1:", "JSON object"}},
-        JsonlErrorCase{"nested_object", "{\"a\":1}\n\n{\"a\":2,\"meta\":{\"x\":1}}\n",
-                       {"bad.jsonl:3:", "'meta'", "object"}},
+        JsonlErrorCase{
+            "nested_object", "{\"a\":1}\n\n{\"a\":2,\"meta\":{\"x\":1}}\n", {"bad.jsonl:3:", "'meta'", "object"}},
         JsonlErrorCase{"nested_array", "{\"tags\":[\"x\"]}\n", {"bad.jsonl:1:", "'tags'", "array"}},
         JsonlErrorCase{"syntax_error", "{\"a\":1}\n{\"a\":}\n", {"bad.jsonl:2:", "invalid JSON"}},
         JsonlErrorCase{"truncated", "{\"a\":\"x", {"bad.jsonl:1:", "invalid JSON"}},
-        JsonlErrorCase{"two_objects_on_a_line", "{\"a\":1} {\"a\":2}\n",
-                       {"bad.jsonl:1:", "invalid JSON"}},
-        JsonlErrorCase{"invalid_utf8", "{\"a\":\"ok\"}\n{\"a\":\"\xFF\"}\n",
-                       {"bad.jsonl:2:", "invalid JSON", "UTF-8", "\\xFF"}},
+        JsonlErrorCase{"two_objects_on_a_line", "{\"a\":1} {\"a\":2}\n", {"bad.jsonl:1:", "invalid JSON"}},
+        JsonlErrorCase{
+            "invalid_utf8", "{\"a\":\"ok\"}\n{\"a\":\"\xFF\"}\n", {"bad.jsonl:2:", "invalid JSON", "UTF-8", "\\xFF"}},
         JsonlErrorCase{"duplicate_key", "{\"a\":1,\"a\":2}\n", {"bad.jsonl:1:", "'a'", "twice"}}),
     [](const auto& p) { return std::string(p.param.name); });
 
@@ -307,30 +286,25 @@ class ResolveColumn : public ::testing::TestWithParam<ResolveCase> {};
 
 TEST_P(ResolveColumn, Picks) {
   const ResolveCase& c = GetParam();
-  EXPECT_EQ(resolve_column(make_table(c.columns), c.requested, kTextColumnCandidates,
-                           "text-column"),
-            c.expected);
+  EXPECT_EQ(resolve_column(make_table(c.columns), c.requested, kTextColumnCandidates, "text-column"), c.expected);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Table, ResolveColumn,
-    ::testing::Values(
-        ResolveCase{"requested_exact", {"a", "Body", "body"}, "body", "body"},
-        ResolveCase{"requested_case_insensitive", {"a", "Body"}, "body", "Body"},
-        ResolveCase{"requested_wins_over_candidates", {"text", "body"}, "body", "body"},
-        ResolveCase{"first_candidate", {"id", "text"}, std::nullopt, "text"},
-        ResolveCase{"candidate_case_insensitive", {"id", "TEXT"}, std::nullopt, "TEXT"},
-        ResolveCase{"candidate_order_not_column_order",
-                    {"query", "utterance"},
-                    std::nullopt,
-                    "utterance"},
-        ResolveCase{"later_candidate", {"id", "Sentence"}, std::nullopt, "Sentence"}),
+    ::testing::Values(ResolveCase{"requested_exact", {"a", "Body", "body"}, "body", "body"},
+                      ResolveCase{"requested_case_insensitive", {"a", "Body"}, "body", "Body"},
+                      ResolveCase{"requested_wins_over_candidates", {"text", "body"}, "body", "body"},
+                      ResolveCase{"first_candidate", {"id", "text"}, std::nullopt, "text"},
+                      ResolveCase{"candidate_case_insensitive", {"id", "TEXT"}, std::nullopt, "TEXT"},
+                      ResolveCase{
+                          "candidate_order_not_column_order", {"query", "utterance"}, std::nullopt, "utterance"},
+                      ResolveCase{"later_candidate", {"id", "Sentence"}, std::nullopt, "Sentence"}),
     [](const auto& p) { return std::string(p.param.name); });
 
 TEST(ResolveColumnErrors, RequestedMissingNamesOptionAndColumns) {
   const TextTable t = make_table({"id", "body"});
-  const std::string msg = error_of(
-      [&] { resolve_column(t, std::string("text"), kTextColumnCandidates, "text-column"); });
+  const std::string msg =
+      error_of([&] { resolve_column(t, std::string("text"), kTextColumnCandidates, "text-column"); });
   EXPECT_NE(msg.find("t.csv"), std::string::npos) << msg;
   EXPECT_NE(msg.find("'text'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("--text-column"), std::string::npos) << msg;
@@ -339,18 +313,16 @@ TEST(ResolveColumnErrors, RequestedMissingNamesOptionAndColumns) {
 
 TEST(ResolveColumnErrors, AmbiguousCaseInsensitiveRequest) {
   const TextTable t = make_table({"Text", "TEXT"});
-  const std::string msg = error_of(
-      [&] { resolve_column(t, std::string("text"), kTextColumnCandidates, "text-column"); });
+  const std::string msg =
+      error_of([&] { resolve_column(t, std::string("text"), kTextColumnCandidates, "text-column"); });
   EXPECT_NE(msg.find("'Text', 'TEXT'"), std::string::npos) << msg;
 }
 
 TEST(ResolveColumnErrors, NoCandidateSaysWhatWasTriedAndHowToChoose) {
   const TextTable t = make_table({"id", "body"});
-  const std::string msg =
-      error_of([&] { resolve_column(t, std::nullopt, kLabelColumnCandidates, "--label-column"); });
+  const std::string msg = error_of([&] { resolve_column(t, std::nullopt, kLabelColumnCandidates, "--label-column"); });
   EXPECT_NE(msg.find("t.csv"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("'label', 'category', 'sentiment', 'intent', 'class'"), std::string::npos)
-      << msg;
+  EXPECT_NE(msg.find("'label', 'category', 'sentiment', 'intent', 'class'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("'id', 'body'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("--label-column"), std::string::npos) << msg;
   EXPECT_EQ(msg.find("----"), std::string::npos) << msg;
@@ -361,12 +333,10 @@ TEST(ResolveColumnErrors, NoCandidateSaysWhatWasTriedAndHowToChoose) {
 
 TEST(DetectFormat, ByExtension) {
   const std::vector<std::pair<std::string, TableFormat>> cases = {
-      {"a.csv", TableFormat::kCsv},       {"dir.x/A.CSV", TableFormat::kCsv},
-      {"a.tsv", TableFormat::kTsv},       {"a.jsonl", TableFormat::kJsonl},
-      {"a.ndjson", TableFormat::kJsonl},  {"a.JsonL", TableFormat::kJsonl},
-      {"a.txt", TableFormat::kLines},     {"a", TableFormat::kLines},
-      {"a.json", TableFormat::kLines},    {"csv", TableFormat::kLines},
-      {"a.csv.gz", TableFormat::kLines},  {"/dev/stdin", TableFormat::kLines},
+      {"a.csv", TableFormat::kCsv},     {"dir.x/A.CSV", TableFormat::kCsv}, {"a.tsv", TableFormat::kTsv},
+      {"a.jsonl", TableFormat::kJsonl}, {"a.ndjson", TableFormat::kJsonl},  {"a.JsonL", TableFormat::kJsonl},
+      {"a.txt", TableFormat::kLines},   {"a", TableFormat::kLines},         {"a.json", TableFormat::kLines},
+      {"csv", TableFormat::kLines},     {"a.csv.gz", TableFormat::kLines},  {"/dev/stdin", TableFormat::kLines},
   };
   for (const auto& [path, format] : cases) {
     EXPECT_EQ(detect_format(path), format) << path;
@@ -376,8 +346,7 @@ TEST(DetectFormat, ByExtension) {
 
 TEST(ParseTable, AutoUsesSourceExtension) {
   EXPECT_EQ(parse_table("a,b\n1,2\n", TableFormat::kAuto, "x.csv").columns, (Strings{"a", "b"}));
-  EXPECT_EQ(parse_table("a,b\n1,2\n", TableFormat::kAuto, "x.txt").rows,
-            (Rows{{"a,b"}, {"1,2"}}));
+  EXPECT_EQ(parse_table("a,b\n1,2\n", TableFormat::kAuto, "x.txt").rows, (Rows{{"a,b"}, {"1,2"}}));
 }
 
 TEST(ReadTable, ReadsARealFile) {
@@ -422,8 +391,7 @@ TEST(ReadTable, RefusesInputsOver2GiB) {
   std::filesystem::resize_file(path, kMaxTableBytes + 1, ec);
   if (ec) {
     std::filesystem::remove(path);
-    GTEST_SKIP() << "cannot create a sparse file of " << kMaxTableBytes + 1 << " bytes: "
-                 << ec.message();
+    GTEST_SKIP() << "cannot create a sparse file of " << kMaxTableBytes + 1 << " bytes: " << ec.message();
   }
   const std::string msg = error_of([&] { read_table(path.string()); });
   std::filesystem::remove(path);
@@ -434,9 +402,7 @@ TEST(ReadTable, RefusesInputsOver2GiB) {
 // ---------------------------------------------------------------------------
 // Real data (ctest label "real"); skipped when the shared data is absent.
 
-std::string shared_data(const std::string& relative) {
-  return std::string(EDGEROUTE_SHARED_DATA) + "/" + relative;
-}
+std::string shared_data(const std::string& relative) { return std::string(EDGEROUTE_SHARED_DATA) + "/" + relative; }
 
 TEST(RealData, Banking77Train) {
   const std::string path = shared_data("banking77/train.csv");

@@ -15,10 +15,10 @@ namespace {
 
 // A tiny vocabulary whose ids are easy to read in expectations.
 Vocab tiny_vocab() {
-  return Vocab::from_tokens({"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",  // 0-4
-                             "un", "##aff", "##able", "hello", "world",     // 5-9
-                             "!", ",", "cafe", "中", "##s",                 // 10-14
-                             "i", "\xCC\x87", "a", "##a", "Cafe"});          // 15-19
+  return Vocab::from_tokens({"[PAD]", "[UNK]",    "[CLS]",  "[SEP]", "[MASK]",  // 0-4
+                             "un",    "##aff",    "##able", "hello", "world",   // 5-9
+                             "!",     ",",        "cafe",   "中",    "##s",     // 10-14
+                             "i",     "\xCC\x87", "a",      "##a",   "Cafe"});  // 15-19
 }
 
 Tokenizer tiny(bool lowercase = true, std::optional<bool> strip = std::nullopt) {
@@ -30,13 +30,9 @@ Tokenizer tiny(bool lowercase = true, std::optional<bool> strip = std::nullopt) 
 
 using Ids = std::vector<std::int32_t>;
 
-TEST(Tokenizer, GreedyLongestMatchWithContinuations) {
-  EXPECT_EQ(tiny().encode("unaffable"), (Ids{2, 5, 6, 7, 3}));
-}
+TEST(Tokenizer, GreedyLongestMatchWithContinuations) { EXPECT_EQ(tiny().encode("unaffable"), (Ids{2, 5, 6, 7, 3})); }
 
-TEST(Tokenizer, UnmatchedRestMakesWholeWordUnknown) {
-  EXPECT_EQ(tiny().encode("unaffablex hello"), (Ids{2, 1, 8, 3}));
-}
+TEST(Tokenizer, UnmatchedRestMakesWholeWordUnknown) { EXPECT_EQ(tiny().encode("unaffablex hello"), (Ids{2, 1, 8, 3})); }
 
 TEST(Tokenizer, PunctuationIsolatedAndWhitespaceDropped) {
   EXPECT_EQ(tiny().encode("  hello,world!  "), (Ids{2, 8, 11, 9, 10, 3}));
@@ -64,9 +60,7 @@ TEST(Tokenizer, DottedCapitalIFollowsStepOrder) {
   EXPECT_EQ(out, (std::u32string{U'i', 0x307}));
 }
 
-TEST(Tokenizer, CjkCharactersAreSeparateWords) {
-  EXPECT_EQ(tiny().encode("hello中world"), (Ids{2, 8, 13, 9, 3}));
-}
+TEST(Tokenizer, CjkCharactersAreSeparateWords) { EXPECT_EQ(tiny().encode("hello中world"), (Ids{2, 8, 13, 9, 3})); }
 
 TEST(Tokenizer, ControlAndZeroWidthCharactersRemoved) {
   EXPECT_EQ(tiny().encode(std::string("hel\x00lo\xE2\x80\x8B", 9)), (Ids{2, 8, 3}));

@@ -48,7 +48,7 @@ TEST(UnicodeParity, EveryCodePointMatchesHuggingFace) {
     std::string cp, flags, strip, lower;
     ls >> cp >> flags >> strip >> lower;
     expected[static_cast<char32_t>(std::stoul(cp, nullptr, 16))] = {std::stoi(flags), parse_seq(strip),
-                                                                     parse_seq(lower)};
+                                                                    parse_seq(lower)};
   }
   ASSERT_GT(expected.size(), 100000u) << "fixture looks truncated";
 

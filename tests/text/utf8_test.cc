@@ -32,8 +32,8 @@ TEST_P(Utf8Replace, MatchesPythonMaximalSubparts) {
   std::u32string out;
   decode_utf8(c.bytes, Utf8Policy::kReplace, out);
   EXPECT_EQ(out, c.expected);
-  const bool valid = c.expected.find(kReplacementChar) == std::u32string::npos ||
-                     c.bytes.find("\xEF\xBF\xBD") != std::string::npos;
+  const bool valid =
+      c.expected.find(kReplacementChar) == std::u32string::npos || c.bytes.find("\xEF\xBF\xBD") != std::string::npos;
   EXPECT_EQ(find_invalid_utf8(c.bytes).has_value(), !valid);
 }
 
@@ -47,11 +47,14 @@ INSTANTIATE_TEST_SUITE_P(
                       ReplaceCase{"\xE2\x82\x41", {R, U'A'}}, ReplaceCase{"\xED\xA0\x80", {R, R, R}},
                       ReplaceCase{"\xF0\x80\x80\x80", {R, R, R, R}}, ReplaceCase{"\xF4\x90\x80\x80", {R, R, R, R}},
                       ReplaceCase{"\xF0\x9F\x98", {R}}, ReplaceCase{"\xF0\x9F\x98\x80", {0x1F600}},
-                      ReplaceCase{"\xFF\xFE", {R, R}}, ReplaceCase{"a\xE0\x80" "b", {U'a', R, R, U'b'}},
+                      ReplaceCase{"\xFF\xFE", {R, R}},
+                      ReplaceCase{"a\xE0\x80"
+                                  "b",
+                                  {U'a', R, R, U'b'}},
                       ReplaceCase{"\xEF\xBF\xBD", {R}}, ReplaceCase{"\xF5\x80", {R, R}},
                       ReplaceCase{"\xE0\xA0\x80", {0x800}},
-                      ReplaceCase{"\xF0\x90\x80\x80\xF4\x8F\xBF\xBF", {0x10000, 0x10FFFF}},
-                      ReplaceCase{"", {}}, ReplaceCase{std::string("a\0b", 3), {U'a', 0, U'b'}}),
+                      ReplaceCase{"\xF0\x90\x80\x80\xF4\x8F\xBF\xBF", {0x10000, 0x10FFFF}}, ReplaceCase{"", {}},
+                      ReplaceCase{std::string("a\0b", 3), {U'a', 0, U'b'}}),
     [](const ::testing::TestParamInfo<ReplaceCase>& param) { return "case" + std::to_string(param.index); });
 
 TEST(Utf8, StrictNamesInputAndOffset) {

@@ -14,9 +14,8 @@ namespace edgeroute::modelio {
 enum class DType { kF64, kF32, kF16, kBF16, kI64, kI32, kI16, kI8, kU8, kBool };
 
 // Every DType, in declaration order (for tests and tables).
-inline constexpr DType kAllDTypes[] = {DType::kF64, DType::kF32, DType::kF16, DType::kBF16,
-                                       DType::kI64, DType::kI32, DType::kI16, DType::kI8,
-                                       DType::kU8,  DType::kBool};
+inline constexpr DType kAllDTypes[] = {DType::kF64, DType::kF32, DType::kF16, DType::kBF16, DType::kI64,
+                                       DType::kI32, DType::kI16, DType::kI8,  DType::kU8,   DType::kBool};
 
 // The safetensors spelling: "F64", "F32", "F16", "BF16", "I64", "I32", "I16",
 // "I8", "U8", "BOOL".

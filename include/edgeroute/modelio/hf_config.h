@@ -35,18 +35,18 @@ inline constexpr std::int64_t kMaxTypeVocabSize = 1024;
 struct EncoderConfig {
   Architecture arch = Architecture::kBert;
   std::int64_t vocab_size = 30522;
-  std::int64_t hidden_size = 768;          // BERT hidden_size, DistilBERT dim
-  std::int64_t num_layers = 12;            // num_hidden_layers / n_layers
-  std::int64_t num_heads = 12;             // num_attention_heads / n_heads
-  std::int64_t intermediate_size = 3072;   // intermediate_size / hidden_dim
+  std::int64_t hidden_size = 768;         // BERT hidden_size, DistilBERT dim
+  std::int64_t num_layers = 12;           // num_hidden_layers / n_layers
+  std::int64_t num_heads = 12;            // num_attention_heads / n_heads
+  std::int64_t intermediate_size = 3072;  // intermediate_size / hidden_dim
   std::int64_t max_position_embeddings = 512;
-  std::int64_t type_vocab_size = 2;        // 0 for DistilBERT (no token types)
-  std::int64_t pad_token_id = 0;           // -1 when the config says null
-  double layer_norm_eps = 1e-12;           // DistilBERT: fixed at 1e-12 by its code
-  std::string hidden_act = "gelu";         // hidden_act / activation; only "gelu" (erf)
-  bool sinusoidal_pos_embds = false;       // DistilBERT only
-  LabelMap labels;                         // empty: no classifier labels
-  std::vector<std::string> architectures;  // e.g. {"BertModel"}
+  std::int64_t type_vocab_size = 2;               // 0 for DistilBERT (no token types)
+  std::int64_t pad_token_id = 0;                  // -1 when the config says null
+  double layer_norm_eps = 1e-12;                  // DistilBERT: fixed at 1e-12 by its code
+  std::string hidden_act = "gelu";                // hidden_act / activation; only "gelu" (erf)
+  bool sinusoidal_pos_embds = false;              // DistilBERT only
+  LabelMap labels;                                // empty: no classifier labels
+  std::vector<std::string> architectures;         // e.g. {"BertModel"}
   nlohmann::json raw = nlohmann::json::object();  // the JSON as read
 
   std::int64_t head_dim() const { return hidden_size / num_heads; }

@@ -136,16 +136,14 @@ class SafetensorsWriter {
   // Validates now: non-empty name other than "__metadata__", not added
   // before, rank <= kMaxRank, non-negative dims, no int64 overflow, and
   // data.size() == numel * dtype_size. Throws Error.
-  void add(std::string name, DType dtype, std::vector<std::int64_t> shape,
-           std::span<const std::byte> data);
+  void add(std::string name, DType dtype, std::vector<std::int64_t> shape, std::span<const std::byte> data);
   // Typed convenience: the dtype follows T (see DTypeOf).
   template <class T>
   void add(std::string name, std::vector<std::int64_t> shape, std::span<const T> values) {
     add(std::move(name), DTypeOf<T>::kValue, std::move(shape), std::as_bytes(values));
   }
   // F16 / BF16 from raw bits (e.g. from float_to_half).
-  void add(std::string name, DType dtype, std::vector<std::int64_t> shape,
-           std::span<const std::uint16_t> bits);
+  void add(std::string name, DType dtype, std::vector<std::int64_t> shape, std::span<const std::uint16_t> bits);
   // Sets (or replaces) one __metadata__ entry.
   void set_metadata(std::string key, std::string value);
 
@@ -166,8 +164,8 @@ class SafetensorsWriter {
     std::vector<std::byte> data;
   };
   struct Layout {
-    std::string header;                  // JSON plus padding; 8 + size is a multiple of 64
-    std::vector<const Pending*> order;   // data buffer order
+    std::string header;                 // JSON plus padding; 8 + size is a multiple of 64
+    std::vector<const Pending*> order;  // data buffer order
   };
   Layout layout() const;
 

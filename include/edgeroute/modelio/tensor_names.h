@@ -78,7 +78,6 @@ void check_tensors(const EncoderConfig& config, const SafetensorsFile& file, Hea
 // Canonical name -> tensor for every known tensor of the file; throws like
 // check_tensors for unknown names, mixed prefixes and duplicates (but checks
 // neither shapes nor completeness). Views point into `file`.
-std::map<std::string, const TensorView*, std::less<>> canonical_tensors(Architecture arch,
-                                                                        const SafetensorsFile& file);
+std::map<std::string, const TensorView*, std::less<>> canonical_tensors(Architecture arch, const SafetensorsFile& file);
 
 }  // namespace edgeroute::modelio

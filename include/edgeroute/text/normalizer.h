@@ -30,8 +30,8 @@ struct BertNormalizerOptions {
 
 // Normalizes `in` into `out` (cleared first). `scratch` avoids allocation on
 // the hot path; its contents on return are unspecified.
-void bert_normalize(std::u32string_view in, const BertNormalizerOptions& options,
-                    std::u32string& out, std::u32string& scratch);
+void bert_normalize(std::u32string_view in, const BertNormalizerOptions& options, std::u32string& out,
+                    std::u32string& scratch);
 
 // Steps 3 and 4 on their own (out is cleared first): NFD then deletion of
 // non-spacing marks; full lowercase mapping.

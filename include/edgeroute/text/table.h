@@ -125,13 +125,12 @@ TextTable parse_table(std::string_view contents, TableFormat format, const std::
 //     columns the file has, and to choose one with `--<option_name>`.
 // `option_name` may be given with or without the leading "--".
 std::string resolve_column(const TextTable& table, const std::optional<std::string>& requested,
-                           std::span<const std::string_view> candidates,
-                           std::string_view option_name);
+                           std::span<const std::string_view> candidates, std::string_view option_name);
 
 // Default names tried for the text and label columns, most common first.
-inline constexpr std::array<std::string_view, 6> kTextColumnCandidates = {
-    "text", "transcript", "utterance", "message", "sentence", "query"};
-inline constexpr std::array<std::string_view, 5> kLabelColumnCandidates = {
-    "label", "category", "sentiment", "intent", "class"};
+inline constexpr std::array<std::string_view, 6> kTextColumnCandidates = {"text",    "transcript", "utterance",
+                                                                          "message", "sentence",   "query"};
+inline constexpr std::array<std::string_view, 5> kLabelColumnCandidates = {"label", "category", "sentiment", "intent",
+                                                                           "class"};
 
 }  // namespace edgeroute::text

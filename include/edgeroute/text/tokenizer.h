@@ -70,8 +70,8 @@ class Tokenizer {
   // Appends [CLS] pieces [SEP] for `text` to `ids` (not cleared), at most
   // `max_len` ids (<= 0: config().model_max_length; must otherwise be >= 2).
   // Returns true when the text was truncated.
-  bool encode(std::string_view text, std::vector<std::int32_t>& ids, Workspace& ws,
-              std::int64_t max_len = 0, Utf8Policy policy = Utf8Policy::kStrict) const;
+  bool encode(std::string_view text, std::vector<std::int32_t>& ids, Workspace& ws, std::int64_t max_len = 0,
+              Utf8Policy policy = Utf8Policy::kStrict) const;
   // Convenience form that allocates.
   std::vector<std::int32_t> encode(std::string_view text, std::int64_t max_len = 0,
                                    Utf8Policy policy = Utf8Policy::kStrict) const;
@@ -94,8 +94,8 @@ class Tokenizer {
 
   // Appends the pieces of one normalized segment; stops once `limit` ids
   // have been appended past `base` and returns false if it stopped early.
-  bool encode_segment(std::string_view segment, std::vector<std::int32_t>& ids, std::size_t limit,
-                      Workspace& ws, Utf8Policy policy) const;
+  bool encode_segment(std::string_view segment, std::vector<std::int32_t>& ids, std::size_t limit, Workspace& ws,
+                      Utf8Policy policy) const;
   void encode_word(std::vector<std::int32_t>& ids, Workspace& ws) const;
   // Length of the special token that starts at text[pos], and its id.
   const Special* special_at(std::string_view text, std::size_t pos) const;

@@ -25,8 +25,7 @@ inline constexpr char32_t kReplacementChar = 0xFFFD;
 
 // Appends the code points of `in` to `out` (not cleared). `what` names the
 // input in error messages (e.g. "input line 7").
-void decode_utf8(std::string_view in, Utf8Policy policy, std::u32string& out,
-                 std::string_view what = "text");
+void decode_utf8(std::string_view in, Utf8Policy policy, std::u32string& out, std::string_view what = "text");
 
 // Byte offset of the first ill-formed sequence, or nullopt if `in` is valid.
 std::optional<std::size_t> find_invalid_utf8(std::string_view in);
