@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   app.fallthrough(false);
   edgeroute::cli::register_tokenize(app);
   edgeroute::cli::register_inspect(app);
+  edgeroute::cli::register_classify(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

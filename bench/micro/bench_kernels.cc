@@ -1,0 +1,226 @@
+// Kernel micro-benchmarks: linear_s8 / linear_f32 per ISA over the encoder's
+// shapes, and the row-wise kernels. Every GEMM row reports GMAC/s and the
+// roof it is held against: the inner instruction's assumed MACs per cycle
+// (roof.h) times the clock measured at start-up.
+//
+//   bench_kernels --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "edgeroute/engine/kernels.h"
+#include "kernels_internal.h"
+#include "roof.h"
+
+namespace edgeroute::engine {
+namespace {
+
+struct Shape {
+  const char* name;
+  std::int64_t n, k;
+};
+constexpr Shape kShapes[] = {{"qkv_1152x384", 1152, 384},
+                             {"attn_out_384x384", 384, 384},
+                             {"ffn_up_1536x384", 1536, 384},
+                             {"ffn_down_384x1536", 384, 1536}};
+constexpr std::int64_t kMs[] = {1, 16, 32, 128};
+
+struct Roofs {
+  double s8[3] = {0, 0, 0};   // GMAC/s by Isa
+  double f32[3] = {0, 0, 0};  // GMAC/s by Isa
+};
+Roofs g_roofs;
+
+std::vector<float> random_f32(std::size_t count, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  std::vector<float> v(count);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+std::vector<std::int8_t> random_s8(std::size_t count, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> d(-127, 127);
+  std::vector<std::int8_t> v(count);
+  for (auto& x : v) x = static_cast<std::int8_t>(d(rng));
+  return v;
+}
+
+void set_gemm_counters(benchmark::State& state, std::int64_t m, const Shape& s, double roof) {
+  const double macs = static_cast<double>(m * s.n * s.k);
+  state.counters["GMAC/s"] = benchmark::Counter(macs * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["roof_GMAC/s"] = roof;
+}
+
+void bm_linear_s8(benchmark::State& state, Isa isa, Shape s, std::int64_t m) {
+  const auto w = random_s8(static_cast<std::size_t>(s.n * s.k), 1);
+  const auto w_scale = random_f32(static_cast<std::size_t>(s.n), 2);
+  const auto bias = random_f32(static_cast<std::size_t>(s.n), 3);
+  const auto a = random_s8(static_cast<std::size_t>(m * s.k), 4);
+  const std::vector<float> a_scale(static_cast<std::size_t>(m), 0.01f);
+  std::vector<float> c(static_cast<std::size_t>(m * s.n));
+  const PackedS8 packed(w.data(), w_scale.data(), s.n, s.k, isa);
+  for (auto _ : state) {
+    linear_s8(a.data(), a_scale.data(), m, packed, bias.data(), c.data(), s.n);
+    benchmark::DoNotOptimize(c.data());
+    benchmark::ClobberMemory();
+  }
+  set_gemm_counters(state, m, s, g_roofs.s8[static_cast<int>(isa)]);
+}
+
+void bm_linear_f32(benchmark::State& state, Isa isa, Shape s, std::int64_t m) {
+  const auto w = random_f32(static_cast<std::size_t>(s.n * s.k), 1);
+  const auto bias = random_f32(static_cast<std::size_t>(s.n), 3);
+  const auto a = random_f32(static_cast<std::size_t>(m * s.k), 4);
+  std::vector<float> c(static_cast<std::size_t>(m * s.n));
+  const PackedF32 packed(w.data(), s.n, s.k, isa);
+  for (auto _ : state) {
+    linear_f32(a.data(), m, s.k, packed, bias.data(), c.data(), s.n);
+    benchmark::DoNotOptimize(c.data());
+    benchmark::ClobberMemory();
+  }
+  set_gemm_counters(state, m, s, g_roofs.f32[static_cast<int>(isa)]);
+}
+
+struct RowVariant {
+  void (*quantize)(const float*, std::int64_t, std::int64_t, std::int64_t, std::int8_t*, float*);
+  void (*layer_norm)(float*, const float*, std::int64_t, std::int64_t, std::int64_t, const float*, const float*, float);
+  void (*gelu)(float*, std::int64_t);
+  void (*softmax)(float*, std::int64_t, std::int64_t, std::int64_t, const float*);
+};
+
+RowVariant row_variant(Isa isa) {
+  switch (isa) {
+    case Isa::kAvx2:
+      return {quantize_rows_s8_avx2, add_layer_norm_f32_avx2, gelu_f32_avx2, softmax_f32_avx2};
+    case Isa::kAvx512Vnni:
+      return {quantize_rows_s8_avx512, add_layer_norm_f32_avx512, gelu_f32_avx512, softmax_f32_avx512};
+    case Isa::kScalar:
+      break;
+  }
+  return {quantize_rows_s8_ref, add_layer_norm_f32_ref, gelu_f32_ref, softmax_f32_ref};
+}
+
+void set_element_counter(benchmark::State& state, std::int64_t elements) {
+  state.counters["Gelem/s"] =
+      benchmark::Counter(static_cast<double>(elements) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// 32 tokens, hidden 384: the per-layer LayerNorm.
+void bm_add_layer_norm(benchmark::State& state, Isa isa) {
+  constexpr std::int64_t kM = 32, kN = 384;
+  auto x = random_f32(kM * kN, 5);
+  const auto r = random_f32(kM * kN, 6), gamma = random_f32(kN, 7), beta = random_f32(kN, 8);
+  const auto fn = row_variant(isa).layer_norm;
+  for (auto _ : state) {
+    fn(x.data(), r.data(), kM, kN, kN, gamma.data(), beta.data(), 1e-12f);
+    benchmark::ClobberMemory();
+  }
+  set_element_counter(state, kM * kN);
+}
+
+// 32 tokens x FFN width 1536. Each call gets the original input back
+// (untimed): GELU of GELU drifts into subnormals, which are far slower.
+void bm_gelu(benchmark::State& state, Isa isa) {
+  constexpr std::int64_t kCount = 32 * 1536;
+  const auto src = random_f32(kCount, 9);
+  auto x = src;
+  const auto fn = row_variant(isa).gelu;
+  for (auto _ : state) {
+    fn(x.data(), kCount);
+    benchmark::ClobberMemory();
+    state.PauseTiming();
+    x = src;
+    state.ResumeTiming();
+  }
+  set_element_counter(state, kCount);
+}
+
+// 12 heads x 32 queries x 32 keys, with a padding mask.
+void bm_softmax(benchmark::State& state, Isa isa) {
+  constexpr std::int64_t kRows = 12 * 32, kN = 32;
+  auto x = random_f32(kRows * kN, 10);
+  std::vector<float> mask(kN, 0.0f);
+  mask[kN - 1] = -1e30f;
+  const auto fn = row_variant(isa).softmax;
+  for (auto _ : state) {
+    fn(x.data(), kRows, kN, kN, mask.data());
+    benchmark::ClobberMemory();
+  }
+  set_element_counter(state, kRows * kN);
+}
+
+// Per-token activation quantization before each INT8 linear: 32 x 384.
+void bm_quantize_rows(benchmark::State& state, Isa isa) {
+  constexpr std::int64_t kM = 32, kK = 384;
+  const auto x = random_f32(kM * kK, 11);
+  std::vector<std::int8_t> q(kM * kK);
+  std::vector<float> scale(kM);
+  const auto fn = row_variant(isa).quantize;
+  for (auto _ : state) {
+    fn(x.data(), kM, kK, kK, q.data(), scale.data());
+    benchmark::ClobberMemory();
+  }
+  set_element_counter(state, kM * kK);
+}
+
+void register_all() {
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512Vnni}) {
+    if (!isa_supported(isa)) {
+      std::fprintf(stderr, "note: ISA %s not supported on this CPU; its rows are skipped\n",
+                   std::string(isa_name(isa)).c_str());
+      continue;
+    }
+    const std::string tag(isa_name(isa));
+    for (const Shape& s : kShapes)
+      for (std::int64_t m : kMs) {
+        // The scalar reference is a baseline, not a contender: one small M.
+        if (isa == Isa::kScalar && m != 16) continue;
+        const std::string suffix = "/" + tag + "/" + s.name + "/M=" + std::to_string(m);
+        benchmark::RegisterBenchmark(("linear_s8" + suffix).c_str(), bm_linear_s8, isa, s, m);
+        benchmark::RegisterBenchmark(("linear_f32" + suffix).c_str(), bm_linear_f32, isa, s, m);
+      }
+    benchmark::RegisterBenchmark(("quantize_rows_s8/" + tag + "/32x384").c_str(), bm_quantize_rows, isa);
+    benchmark::RegisterBenchmark(("add_layer_norm_f32/" + tag + "/32x384").c_str(), bm_add_layer_norm, isa);
+    benchmark::RegisterBenchmark(("gelu_f32/" + tag + "/32x1536").c_str(), bm_gelu, isa);
+    benchmark::RegisterBenchmark(("softmax_f32/" + tag + "/384x32").c_str(), bm_softmax, isa);
+  }
+}
+
+void measure_roofs() {
+  // Best of three: a descheduled or throttled sample can only read low.
+  double ghz = 0;
+  for (int i = 0; i < 3; ++i) ghz = std::max(ghz, bench::measure_clock_ghz());
+  benchmark::AddCustomContext("clock_ghz_measured", std::to_string(ghz));
+  g_roofs.s8[0] = g_roofs.f32[0] = bench::kMacsPerCycleScalar * ghz;
+  g_roofs.s8[1] = bench::kMacsPerCycleS8Avx2 * ghz;
+  g_roofs.f32[1] = bench::kMacsPerCycleF32Avx2 * ghz;
+  g_roofs.s8[2] = bench::kMacsPerCycleS8Avx512Vnni * ghz;
+  g_roofs.f32[2] = bench::kMacsPerCycleF32Avx512 * ghz;
+  benchmark::AddCustomContext(
+      "roof_assumption",
+      "MACs/cycle s8: avx512vnni 128, avx2 32; f32: avx512 32, avx2 16; scalar 1 (bench/micro/roof.h)");
+}
+
+}  // namespace
+}  // namespace edgeroute::engine
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::AddCustomContext("commit", EDGEROUTE_COMMIT);
+  benchmark::AddCustomContext("detected_isa",
+                              std::string(edgeroute::engine::isa_name(edgeroute::engine::detect_isa())));
+  benchmark::AddCustomContext("threads", "1");
+  edgeroute::engine::measure_roofs();
+  edgeroute::engine::register_all();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

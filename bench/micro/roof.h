@@ -1,0 +1,25 @@
+// The roofs the micro-benchmarks report against: per-ISA peak
+// multiply-accumulates per cycle of each kernel's inner instruction (an
+// assumption about the core, stated here), times the clock measured on this
+// run.
+#pragma once
+
+namespace edgeroute::bench {
+
+// Assumed issue rates for a core with two 512-bit FMA/VNNI pipes (Ice Lake /
+// Sapphire Rapids server cores: ports 0 and 5):
+//   vpdpbusd zmm: 64 u8*s8 MACs x 2 per cycle;  vfmadd231ps zmm: 16 x 2;
+//   vpmaddwd ymm: 16 s16 MACs x 2 per cycle;    vfmadd231ps ymm: 8 x 2;
+//   scalar references: 1 MAC per cycle (generous for their loops).
+inline constexpr double kMacsPerCycleS8Avx512Vnni = 128;
+inline constexpr double kMacsPerCycleF32Avx512 = 32;
+inline constexpr double kMacsPerCycleS8Avx2 = 32;
+inline constexpr double kMacsPerCycleF32Avx2 = 16;
+inline constexpr double kMacsPerCycleScalar = 1;
+
+// Core clock in GHz from a chain of dependent register adds (1 cycle each),
+// timed with this thread's CPU time so descheduling on a shared machine does
+// not read as a slow clock.
+double measure_clock_ghz();
+
+}  // namespace edgeroute::bench

@@ -1,0 +1,131 @@
+#include "edgeroute/engine/classifier.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+
+#include "edgeroute/common/error.h"
+#include "edgeroute/modelio/safetensors.h"
+#include "edgeroute/modelio/tensor_names.h"
+
+namespace edgeroute::engine {
+
+namespace {
+
+std::vector<float> head_tensor(const modelio::SafetensorsFile& file,
+                               const std::map<std::string, const modelio::TensorView*, std::less<>>& t,
+                               const std::string& name, const std::vector<std::int64_t>& shape) {
+  const auto it = t.find(name);
+  if (it == t.end()) throw Error(file.path() + ": missing classifier tensor " + name);
+  if (it->second->shape != shape) throw Error(file.path() + ": classifier tensor " + it->second->name + " has the wrong shape");
+  return modelio::to_float32(*it->second);
+}
+
+}  // namespace
+
+Classifier Classifier::from_hf_dir(const std::string& dir, const ClassifierOptions& options) {
+  namespace fs = std::filesystem;
+  const modelio::EncoderConfig config = modelio::load_hf_config(dir);
+  if (config.labels.empty()) {
+    throw Error(dir + "/config.json: no id2label: this is not a classifier checkpoint (train one with edgeroute train)");
+  }
+  const std::string weights = (fs::path(dir) / "model.safetensors").string();
+  const modelio::SafetensorsFile file = modelio::SafetensorsFile::open(weights);
+  Classifier c(text::Tokenizer::from_pretrained(dir),
+               EncoderModel::from_hf(config, file, options.precision, options.isa, options.keep_fp32));
+  c.config_ = config;
+  c.options_ = options;
+  if (const auto it = config.raw.find("edgeroute_temperature"); it != config.raw.end()) {
+    if (!it->is_number() || it->get<double>() <= 0.0) {
+      throw Error(dir + "/config.json: edgeroute_temperature must be a positive number");
+    }
+    c.temperature_ = it->get<float>();
+  }
+  const auto t = modelio::canonical_tensors(config.arch, file);
+  const std::int64_t h = config.hidden_size;
+  const auto n = static_cast<std::int64_t>(config.labels.size());
+  const bool bert = config.arch == modelio::Architecture::kBert;
+  const std::string pre = bert ? "pooler" : "head.pre";
+  const auto pre_w = head_tensor(file, t, pre + ".weight", {h, h});
+  c.pre_bias_ = head_tensor(file, t, pre + ".bias", {h});
+  c.pre_ = std::make_unique<PackedF32>(pre_w.data(), h, h, options.isa);
+  const auto out_w = head_tensor(file, t, "head.out.weight", {n, h});
+  c.out_bias_ = head_tensor(file, t, "head.out.bias", {n});
+  c.out_ = std::make_unique<PackedF32>(out_w.data(), n, h, options.isa);
+  return c;
+}
+
+void Classifier::head(const float* cls, std::int64_t rows, Session& s) const {
+  const std::int64_t h = config_.hidden_size;
+  const auto n = static_cast<std::int64_t>(config_.labels.size());
+  s.head_tmp.resize(static_cast<std::size_t>(rows * h));
+  s.logits.resize(static_cast<std::size_t>(rows * n));
+  linear_f32(cls, rows, h, *pre_, pre_bias_.data(), s.head_tmp.data(), h);
+  if (config_.arch == modelio::Architecture::kBert) {
+    for (float& v : s.head_tmp) v = std::tanh(v);
+  } else {
+    for (float& v : s.head_tmp) v = std::max(v, 0.0f);
+  }
+  linear_f32(s.head_tmp.data(), rows, h, *out_, out_bias_.data(), s.logits.data(), n);
+}
+
+void Classifier::classify(std::span<const std::string_view> texts, Session& s, std::vector<Prediction>& out) const {
+  const std::int64_t h = config_.hidden_size;
+  const auto n = static_cast<std::int64_t>(config_.labels.size());
+  const auto rows = static_cast<std::int64_t>(texts.size());
+  out.resize(texts.size());
+  if (texts.empty()) return;
+  s.ids.clear();
+  s.lengths.clear();
+  const std::int64_t max_len = std::min(options_.max_len > 0 ? options_.max_len : tokenizer_.config().model_max_length,
+                                        config_.max_position_embeddings);
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    const std::size_t before = s.ids.size();
+    out[i].truncated = tokenizer_.encode(texts[i], s.ids, s.ws, max_len, options_.utf8);
+    out[i].tokens = static_cast<std::int64_t>(s.ids.size() - before);
+    s.lengths.push_back(out[i].tokens);
+  }
+  for (const std::int32_t id : s.ids) {
+    if (id < 0 || id >= config_.vocab_size) {
+      throw Error("token id " + std::to_string(id) + " is outside the model's vocabulary of " +
+                  std::to_string(config_.vocab_size) + " (vocab.txt and config.json disagree)");
+    }
+  }
+  s.cls.resize(static_cast<std::size_t>(rows * h));
+  encoder_.forward_cls(s.ids, s.lengths, s.arena, s.cls.data());
+  head(s.cls.data(), rows, s);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    Prediction& p = out[static_cast<std::size_t>(r)];
+    const float* logits = s.logits.data() + r * n;
+    p.logits.assign(logits, logits + n);
+    p.probabilities.resize(static_cast<std::size_t>(n));
+    float mx = logits[0];
+    for (std::int64_t j = 1; j < n; ++j) mx = std::max(mx, logits[j]);
+    float sum = 0.0f;
+    for (std::int64_t j = 0; j < n; ++j) {
+      const float e = std::exp((logits[j] - mx) / temperature_);
+      p.probabilities[static_cast<std::size_t>(j)] = e;
+      sum += e;
+    }
+    std::int32_t best = 0;
+    for (std::int64_t j = 0; j < n; ++j) {
+      p.probabilities[static_cast<std::size_t>(j)] /= sum;
+      if (p.probabilities[static_cast<std::size_t>(j)] > p.probabilities[static_cast<std::size_t>(best)]) {
+        best = static_cast<std::int32_t>(j);
+      }
+    }
+    p.label = best;
+    p.confidence = p.probabilities[static_cast<std::size_t>(best)];
+    p.embedding.assign(s.cls.begin() + r * h, s.cls.begin() + (r + 1) * h);
+  }
+}
+
+std::vector<Prediction> Classifier::classify(std::span<const std::string_view> texts) const {
+  Session s;
+  std::vector<Prediction> out;
+  classify(texts, s, out);
+  return out;
+}
+
+}  // namespace edgeroute::engine

@@ -1,0 +1,198 @@
+// Weight packing and the one place that maps an Isa to a kernel variant.
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+
+#include "edgeroute/engine/kernels.h"
+#include "kernels_internal.h"
+
+namespace edgeroute::engine {
+namespace {
+
+// Repacks canonical [n, k] rows into the panel/block layout of
+// kernels_internal.h, zero-filling channels >= n and k >= k.
+template <class Dst, class Src>
+void pack_panels(const Src* w, std::int64_t n, std::int64_t k, const PackGeometry& g, AlignedVector<Dst>& out,
+                 std::int64_t& n_padded, std::int64_t& k_padded) {
+  n_padded = round_up(n, g.panel);
+  k_padded = round_up(k, g.group);
+  out.assign(static_cast<std::size_t>(n_padded * k_padded), Dst{});
+  const std::int64_t panels = n_padded / g.panel;
+  const std::int64_t groups = k_padded / g.group;
+  for (std::int64_t p0 = 0; p0 < panels; p0 += g.block) {
+    const std::int64_t nb = std::min(g.block, panels - p0);
+    Dst* block = out.data() + p0 * g.panel * k_padded;
+    for (std::int64_t grp = 0; grp < groups; ++grp) {
+      for (std::int64_t p = 0; p < nb; ++p) {
+        for (std::int64_t c = 0; c < g.panel; ++c) {
+          const std::int64_t row = (p0 + p) * g.panel + c;
+          for (std::int64_t j = 0; j < g.group; ++j) {
+            const std::int64_t col = grp * g.group + j;
+            if (row < n && col < k)
+              block[((grp * nb + p) * g.panel + c) * g.group + j] = static_cast<Dst>(w[row * k + col]);
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// PackedS8
+
+PackedS8::PackedS8(const std::int8_t* w, const float* scale, std::int64_t n, std::int64_t k, Isa isa)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& p = *impl_;
+  p.n = n;
+  p.k = k;
+  p.isa = isa;
+  switch (isa) {
+    case Isa::kScalar:
+      p.n_padded = n;
+      p.k_padded = k;
+      p.w8.assign(w, w + n * k);
+      break;
+    case Isa::kAvx2:
+      pack_panels(w, n, k, kS8GeometryAvx2, p.w16, p.n_padded, p.k_padded);
+      break;
+    case Isa::kAvx512Vnni:
+      pack_panels(w, n, k, kS8GeometryAvx512, p.w8, p.n_padded, p.k_padded);
+      // vpdpbusd multiplies u8 x s8: the kernel feeds a + 128 and subtracts
+      // 128 * sum_k w[n][k] once per output.
+      p.compensation.assign(static_cast<std::size_t>(p.n_padded), 0);
+      for (std::int64_t row = 0; row < n; ++row) {
+        std::int32_t s = 0;
+        for (std::int64_t col = 0; col < k; ++col) s += w[row * k + col];
+        p.compensation[static_cast<std::size_t>(row)] = 128 * s;
+      }
+      break;
+  }
+  p.scale.assign(static_cast<std::size_t>(p.n_padded), 0.0f);
+  std::copy(scale, scale + n, p.scale.begin());
+}
+
+PackedS8::~PackedS8() = default;
+PackedS8::PackedS8(PackedS8&&) noexcept = default;
+PackedS8& PackedS8::operator=(PackedS8&&) noexcept = default;
+std::int64_t PackedS8::n() const { return impl_->n; }
+std::int64_t PackedS8::k() const { return impl_->k; }
+Isa PackedS8::isa() const { return impl_->isa; }
+const float* PackedS8::scales() const { return impl_->scale.data(); }
+
+// ---------------------------------------------------------------------------
+// PackedF32
+
+PackedF32::PackedF32(const float* w, std::int64_t n, std::int64_t k, Isa isa) : impl_(std::make_unique<Impl>()) {
+  Impl& p = *impl_;
+  p.n = n;
+  p.k = k;
+  p.isa = isa;
+  std::int64_t k_padded = k;
+  switch (isa) {
+    case Isa::kScalar:
+      p.n_padded = n;
+      p.w.assign(w, w + n * k);
+      break;
+    case Isa::kAvx2:
+      pack_panels(w, n, k, kF32GeometryAvx2, p.w, p.n_padded, k_padded);
+      break;
+    case Isa::kAvx512Vnni:
+      pack_panels(w, n, k, kF32GeometryAvx512, p.w, p.n_padded, k_padded);
+      break;
+  }
+}
+
+PackedF32::~PackedF32() = default;
+PackedF32::PackedF32(PackedF32&&) noexcept = default;
+PackedF32& PackedF32::operator=(PackedF32&&) noexcept = default;
+std::int64_t PackedF32::n() const { return impl_->n; }
+std::int64_t PackedF32::k() const { return impl_->k; }
+Isa PackedF32::isa() const { return impl_->isa; }
+
+// ---------------------------------------------------------------------------
+// Dispatch: one table of variants per ISA, chosen by one switch. GEMMs follow
+// the ISA their weights were packed for; row-wise kernels follow active_isa().
+
+namespace {
+
+struct KernelTable {
+  void (*gemm_s8s8s32)(const std::int8_t*, std::int64_t, const PackedS8::Impl&, std::int32_t*);
+  void (*linear_s8)(const std::int8_t*, const float*, std::int64_t, const PackedS8::Impl&, const float*, float*,
+                    std::int64_t);
+  void (*linear_f32)(const float*, std::int64_t, std::int64_t, const PackedF32::Impl&, const float*, float*,
+                     std::int64_t);
+  void (*quantize_rows_s8)(const float*, std::int64_t, std::int64_t, std::int64_t, std::int8_t*, float*);
+  void (*add_layer_norm_f32)(float*, const float*, std::int64_t, std::int64_t, std::int64_t, const float*, const float*,
+                             float);
+  void (*gelu_f32)(float*, std::int64_t);
+  void (*softmax_f32)(float*, std::int64_t, std::int64_t, std::int64_t, const float*);
+};
+
+// The scalar variants of the packed kernels run the references on the
+// canonical rows that kScalar packing keeps.
+void gemm_s8s8s32_scalar(const std::int8_t* a, std::int64_t m, const PackedS8::Impl& w, std::int32_t* acc) {
+  gemm_s8s8s32_ref(a, m, w.k, w.w8.data(), w.n, acc);
+}
+void linear_s8_scalar(const std::int8_t* a, const float* a_scale, std::int64_t m, const PackedS8::Impl& w,
+                      const float* bias, float* c, std::int64_t ldc) {
+  linear_s8_ref(a, a_scale, m, w.k, w.w8.data(), w.scale.data(), w.n, bias, c, ldc);
+}
+void linear_f32_scalar(const float* a, std::int64_t m, std::int64_t lda, const PackedF32::Impl& w, const float* bias,
+                       float* c, std::int64_t ldc) {
+  linear_f32_ref(a, m, w.k, lda, w.w.data(), w.n, bias, c, ldc);
+}
+
+constexpr KernelTable kScalarKernels{gemm_s8s8s32_scalar,    linear_s8_scalar, linear_f32_scalar, quantize_rows_s8_ref,
+                                     add_layer_norm_f32_ref, gelu_f32_ref,     softmax_f32_ref};
+constexpr KernelTable kAvx2Kernels{gemm_s8s8s32_avx2,       linear_s8_avx2, linear_f32_avx2, quantize_rows_s8_avx2,
+                                   add_layer_norm_f32_avx2, gelu_f32_avx2,  softmax_f32_avx2};
+constexpr KernelTable kAvx512Kernels{gemm_s8s8s32_avx512vnni, linear_s8_avx512vnni,      linear_f32_avx512,
+                                     quantize_rows_s8_avx512, add_layer_norm_f32_avx512, gelu_f32_avx512,
+                                     softmax_f32_avx512};
+
+const KernelTable& kernels_for(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar:
+      return kScalarKernels;
+    case Isa::kAvx2:
+      return kAvx2Kernels;
+    case Isa::kAvx512Vnni:
+      return kAvx512Kernels;
+  }
+  return kScalarKernels;
+}
+
+}  // namespace
+
+void gemm_s8s8s32(const std::int8_t* a, std::int64_t m, const PackedS8& w, std::int32_t* acc) {
+  kernels_for(w.isa()).gemm_s8s8s32(a, m, w.impl(), acc);
+}
+
+void linear_s8(const std::int8_t* a, const float* a_scale, std::int64_t m, const PackedS8& w, const float* bias,
+               float* c, std::int64_t ldc) {
+  kernels_for(w.isa()).linear_s8(a, a_scale, m, w.impl(), bias, c, ldc);
+}
+
+void linear_f32(const float* a, std::int64_t m, std::int64_t lda, const PackedF32& w, const float* bias, float* c,
+                std::int64_t ldc) {
+  kernels_for(w.isa()).linear_f32(a, m, lda, w.impl(), bias, c, ldc);
+}
+
+void quantize_rows_s8(const float* a, std::int64_t m, std::int64_t k, std::int64_t lda, std::int8_t* q, float* scale) {
+  kernels_for(active_isa()).quantize_rows_s8(a, m, k, lda, q, scale);
+}
+
+void add_layer_norm_f32(float* x, const float* residual, std::int64_t m, std::int64_t n, std::int64_t ld,
+                        const float* gamma, const float* beta, float eps) {
+  kernels_for(active_isa()).add_layer_norm_f32(x, residual, m, n, ld, gamma, beta, eps);
+}
+
+void gelu_f32(float* x, std::int64_t count) { kernels_for(active_isa()).gelu_f32(x, count); }
+
+void softmax_f32(float* x, std::int64_t m, std::int64_t n, std::int64_t ld, const float* mask_bias) {
+  kernels_for(active_isa()).softmax_f32(x, m, n, ld, mask_bias);
+}
+
+}  // namespace edgeroute::engine

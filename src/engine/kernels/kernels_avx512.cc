@@ -1,0 +1,375 @@
+// AVX-512 variants (F/BW/DQ/VL + VNNI). Compiled with this file's own ISA
+// flags (CMakeLists.txt); reached only through dispatch.cc once active_isa()
+// or the packed weights say kAvx512Vnni. No code here runs at static
+// initialization.
+#include <immintrin.h>
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <utility>
+
+#include "kernels_internal.h"
+#include "kernels_math.h"
+
+namespace edgeroute::engine {
+namespace {
+
+// Shared inline functions (std::min, std::sqrt, std::round, ...) are
+// emitted as COMDAT copies in every translation unit that uses them, and the
+// linker keeps one: a copy compiled here with wider ISA flags could end up in
+// the baseline code and fault on an older CPU. This file therefore uses only
+// intrinsics and its own internal-linkage helpers.
+inline std::int64_t min_i64(std::int64_t a, std::int64_t b) { return a < b ? a : b; }
+// Correctly rounded, as std::sqrt.
+inline float sqrt_f32(float v) { return _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(v))); }
+
+constexpr std::int64_t kLanes = 16;
+constexpr int kMr = 4;  // rows of A per micro-kernel tile
+constexpr int kNb = 4;  // panels of 16 channels per tile: 4x64 outputs, 16 zmm accumulators
+
+inline __mmask16 lane_mask(std::int64_t count) {
+  return count >= kLanes ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << count) - 1u);
+}
+
+inline std::int32_t load_s32(const std::int8_t* p) {
+  std::int32_t v = 0;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+// ---------------------------------------------------------------------------
+// INT8 GEMM. vpdpbusd multiplies unsigned by signed bytes, so activations are
+// fed as a ^ 0x80 = a + 128 (u8) and the epilogue subtracts the packed
+// per-channel 128 * sum_k w. Sums of 4 products (<= 4 * 255 * 128) and the
+// K-long accumulation stay far from int32 overflow, so the result is exact.
+
+// Tile of kRows x (kPanels * 16) outputs over the whole K. `a` points at the
+// tile's first row (row stride k); `w` at the block's packed panels. Reads
+// exactly k bytes per row of A: the K tail (k % 4) is gathered bytewise and
+// zero-filled, matching the zero weights packed there.
+template <int kRows, int kPanels, class Epilogue>
+void gemm_s8s8s32_4x64_avx512vnni(const std::int8_t* a, std::int64_t k, const std::int8_t* w, const Epilogue& epi,
+                                  std::int64_t m0, std::int64_t n0) {
+  __m512i acc[kRows][kPanels];
+#pragma GCC unroll 16
+  for (auto& row : acc)
+#pragma GCC unroll 16
+    for (auto& v : row) v = _mm512_setzero_si512();
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  const std::int64_t groups = k / 4;
+  const std::int8_t* wp = w;
+  for (std::int64_t g = 0; g < groups; ++g, wp += kPanels * 64) {
+    __m512i wv[kPanels];
+#pragma GCC unroll 16
+    for (int j = 0; j < kPanels; ++j) wv[j] = _mm512_load_si512(wp + 64 * j);
+#pragma GCC unroll 16
+    for (int i = 0; i < kRows; ++i) {
+      const __m512i av = _mm512_xor_si512(_mm512_set1_epi32(load_s32(a + i * k + 4 * g)), flip);
+#pragma GCC unroll 16
+      for (int j = 0; j < kPanels; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], av, wv[j]);
+    }
+  }
+  if (const std::int64_t rest = k - 4 * groups; rest != 0) {
+    __m512i wv[kPanels];
+#pragma GCC unroll 16
+    for (int j = 0; j < kPanels; ++j) wv[j] = _mm512_load_si512(wp + 64 * j);
+#pragma GCC unroll 16
+    for (int i = 0; i < kRows; ++i) {
+      std::int32_t tail = 0;
+      std::memcpy(&tail, a + i * k + 4 * groups, static_cast<std::size_t>(rest));
+      const __m512i av = _mm512_xor_si512(_mm512_set1_epi32(tail), flip);
+#pragma GCC unroll 16
+      for (int j = 0; j < kPanels; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], av, wv[j]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < kRows; ++i)
+#pragma GCC unroll 16
+    for (int j = 0; j < kPanels; ++j) epi(m0 + i, n0 + kLanes * j, acc[i][j]);
+}
+
+struct StoreS32 {
+  std::int32_t* out;
+  const std::int32_t* compensation;
+  std::int64_t n;
+  void operator()(std::int64_t row, std::int64_t col, __m512i v) const {
+    v = _mm512_sub_epi32(v, _mm512_load_si512(compensation + col));
+    _mm512_mask_storeu_epi32(out + row * n + col, lane_mask(n - col), v);
+  }
+};
+
+// (float(acc) * a_scale[row]) * w_scale[col] + bias[col], as linear_s8_ref.
+struct StoreDequant {
+  float* c;
+  std::int64_t ldc;
+  const float* a_scale;
+  const std::int32_t* compensation;
+  const float* w_scale;
+  const float* bias;
+  std::int64_t n;
+  void operator()(std::int64_t row, std::int64_t col, __m512i v) const {
+    const __mmask16 mask = lane_mask(n - col);
+    __m512 f = _mm512_cvtepi32_ps(_mm512_sub_epi32(v, _mm512_load_si512(compensation + col)));
+    f = _mm512_mul_ps(f, _mm512_set1_ps(a_scale[row]));
+    f = _mm512_mul_ps(f, _mm512_load_ps(w_scale + col));
+    if (bias != nullptr) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(mask, bias + col));
+    _mm512_mask_storeu_ps(c + row * ldc + col, mask, f);
+  }
+};
+
+template <class Epilogue>
+using S8TileFn = void (*)(const std::int8_t*, std::int64_t, const std::int8_t*, const Epilogue&, std::int64_t,
+                          std::int64_t);
+
+template <class Epilogue, std::size_t... I>
+constexpr std::array<S8TileFn<Epilogue>, sizeof...(I)> make_s8_tiles(std::index_sequence<I...>) {
+  return {&gemm_s8s8s32_4x64_avx512vnni<static_cast<int>(I / kNb) + 1, static_cast<int>(I % kNb) + 1, Epilogue>...};
+}
+
+// Blocks of 64 channels outside, row tiles inside: a block's packed weights
+// (64 * k bytes, 24 KiB at k = 384) stay in L1/L2 while every row tile of A
+// (small: m is the token count) streams past them.
+template <class Epilogue>
+void gemm_s8_driver(const std::int8_t* a, std::int64_t m, const PackedS8::Impl& w, const Epilogue& epi) {
+  static constexpr auto kTiles = make_s8_tiles<Epilogue>(std::make_index_sequence<kMr * kNb>{});
+  const std::int64_t panels = w.n_padded / kLanes;
+  for (std::int64_t p0 = 0; p0 < panels; p0 += kNb) {
+    const std::int64_t nb = min_i64(kNb, panels - p0);
+    const std::int8_t* wb = w.w8.data() + p0 * kLanes * w.k_padded;
+    for (std::int64_t m0 = 0; m0 < m; m0 += kMr) {
+      const std::int64_t mr = min_i64(kMr, m - m0);
+      kTiles[static_cast<std::size_t>((mr - 1) * kNb + (nb - 1))](a + m0 * w.k, w.k, wb, epi, m0, p0 * kLanes);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// FP32 GEMM: same blocking, one FMA per (row, panel) per k.
+
+template <int kRows, int kPanels>
+void gemm_f32_4x64_avx512(const float* a, std::int64_t lda, std::int64_t k, const float* w, const float* bias, float* c,
+                          std::int64_t ldc, std::int64_t n_left) {
+  __m512 acc[kRows][kPanels];
+#pragma GCC unroll 16
+  for (auto& row : acc)
+#pragma GCC unroll 16
+    for (auto& v : row) v = _mm512_setzero_ps();
+  const float* wp = w;
+  for (std::int64_t p = 0; p < k; ++p, wp += kPanels * kLanes) {
+    __m512 wv[kPanels];
+#pragma GCC unroll 16
+    for (int j = 0; j < kPanels; ++j) wv[j] = _mm512_load_ps(wp + kLanes * j);
+#pragma GCC unroll 16
+    for (int i = 0; i < kRows; ++i) {
+      const __m512 av = _mm512_set1_ps(a[i * lda + p]);
+#pragma GCC unroll 16
+      for (int j = 0; j < kPanels; ++j) acc[i][j] = _mm512_fmadd_ps(av, wv[j], acc[i][j]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int j = 0; j < kPanels; ++j) {
+    const __mmask16 mask = lane_mask(n_left - kLanes * j);
+    const __m512 b = bias != nullptr ? _mm512_maskz_loadu_ps(mask, bias + kLanes * j) : _mm512_setzero_ps();
+#pragma GCC unroll 16
+    for (int i = 0; i < kRows; ++i) {
+      const __m512 v = bias != nullptr ? _mm512_add_ps(acc[i][j], b) : acc[i][j];
+      _mm512_mask_storeu_ps(c + i * ldc + kLanes * j, mask, v);
+    }
+  }
+}
+
+using F32TileFn = void (*)(const float*, std::int64_t, std::int64_t, const float*, const float*, float*, std::int64_t,
+                           std::int64_t);
+
+template <std::size_t... I>
+constexpr std::array<F32TileFn, sizeof...(I)> make_f32_tiles(std::index_sequence<I...>) {
+  return {&gemm_f32_4x64_avx512<static_cast<int>(I / kNb) + 1, static_cast<int>(I % kNb) + 1>...};
+}
+
+// ---------------------------------------------------------------------------
+// Vector math.
+
+template <std::size_t kN>
+inline __m512 horner(const float (&coef)[kN], __m512 x) {
+  __m512 p = _mm512_set1_ps(coef[kN - 1]);
+  for (std::size_t i = kN - 1; i-- > 0;) p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(coef[i]));
+  return p;
+}
+
+// See kernels_math.h. vscalefps applies 2^n without building exponent bits.
+inline __m512 exp512(__m512 x) {
+  const __mmask16 underflow = _mm512_cmp_ps_mask(x, _mm512_set1_ps(math::kExpLo), _CMP_LT_OQ);
+  const __m512 xc = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(math::kExpLo)), _mm512_set1_ps(math::kExpHi));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(math::kLog2e)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(math::kLn2Hi), xc);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(math::kLn2Lo), r);
+  const __m512 p = _mm512_scalef_ps(horner(math::kExpPoly, r), n);
+  return _mm512_mask_mov_ps(p, underflow, _mm512_setzero_ps());
+}
+
+inline __m512 erf512(__m512 z) {
+  const __m512 az = _mm512_abs_ps(z);
+  const __m512 small = _mm512_mul_ps(az, horner(math::kErfSmall, _mm512_mul_ps(az, az)));
+  const __m512 ab =
+      _mm512_min_ps(_mm512_max_ps(az, _mm512_set1_ps(math::kErfSplit)), _mm512_set1_ps(math::kErfSaturate));
+  const __m512 q = horner(math::kErfcLarge, _mm512_div_ps(_mm512_set1_ps(1.0f), ab));
+  const __m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(ab, ab)));
+  const __m512 large = _mm512_fnmadd_ps(e, q, _mm512_set1_ps(1.0f));
+  const __mmask16 is_small = _mm512_cmp_ps_mask(az, _mm512_set1_ps(math::kErfSplit), _CMP_LT_OQ);
+  const __m512 y = _mm512_mask_mov_ps(large, is_small, small);
+  const __m512i sign = _mm512_and_si512(_mm512_castps_si512(z), _mm512_set1_epi32(INT32_MIN));
+  return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(y), sign));
+}
+
+}  // namespace
+
+void gemm_s8s8s32_avx512vnni(const std::int8_t* a, std::int64_t m, const PackedS8::Impl& w, std::int32_t* acc) {
+  gemm_s8_driver(a, m, w, StoreS32{acc, w.compensation.data(), w.n});
+}
+
+void linear_s8_avx512vnni(const std::int8_t* a, const float* a_scale, std::int64_t m, const PackedS8::Impl& w,
+                          const float* bias, float* c, std::int64_t ldc) {
+  gemm_s8_driver(a, m, w, StoreDequant{c, ldc, a_scale, w.compensation.data(), w.scale.data(), bias, w.n});
+}
+
+void linear_f32_avx512(const float* a, std::int64_t m, std::int64_t lda, const PackedF32::Impl& w, const float* bias,
+                       float* c, std::int64_t ldc) {
+  static constexpr auto kTiles = make_f32_tiles(std::make_index_sequence<kMr * kNb>{});
+  const std::int64_t panels = w.n_padded / kLanes;
+  for (std::int64_t p0 = 0; p0 < panels; p0 += kNb) {
+    const std::int64_t nb = min_i64(kNb, panels - p0);
+    const float* wb = w.w.data() + p0 * kLanes * w.k;
+    const std::int64_t n0 = p0 * kLanes;
+    for (std::int64_t m0 = 0; m0 < m; m0 += kMr) {
+      const std::int64_t mr = min_i64(kMr, m - m0);
+      kTiles[static_cast<std::size_t>((mr - 1) * kNb + (nb - 1))](
+          a + m0 * lda, lda, w.k, wb, bias != nullptr ? bias + n0 : nullptr, c + m0 * ldc + n0, ldc, w.n - n0);
+    }
+  }
+}
+
+void quantize_rows_s8_avx512(const float* a, std::int64_t m, std::int64_t k, std::int64_t lda, std::int8_t* q,
+                             float* scale) {
+  const __m512 half = _mm512_set1_ps(0.5f);
+  const __m512 one = _mm512_set1_ps(1.0f);
+  const __m512 lim = _mm512_set1_ps(127.0f);
+  const __m512i sign_bit = _mm512_set1_epi32(INT32_MIN);
+  for (std::int64_t i = 0; i < m; ++i) {
+    const float* x = a + i * lda;
+    __m512 vmax = _mm512_setzero_ps();
+    for (std::int64_t j = 0; j < k; j += kLanes)
+      vmax = _mm512_max_ps(vmax, _mm512_abs_ps(_mm512_maskz_loadu_ps(lane_mask(k - j), x + j)));
+    // Same float operations as quantize_rows_s8_ref: bit-identical scales
+    // and quotients (max is exact in any order).
+    float s = _mm512_reduce_max_ps(vmax) / 127.0f;
+    if (s == 0.0f) s = 1.0f;
+    const __m512 inv = _mm512_set1_ps(1.0f / s);
+    for (std::int64_t j = 0; j < k; j += kLanes) {
+      const __mmask16 mask = lane_mask(k - j);
+      const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, x + j), inv);
+      // round half away from zero = trunc(v) + sign(v) when |v - trunc(v)| >= 0.5;
+      // v - trunc(v) is exact, unlike trunc(v + 0.5) which can round up.
+      const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+      const __mmask16 away = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(v, t)), half, _CMP_GE_OQ);
+      const __m512 step = _mm512_castsi512_ps(
+          _mm512_or_si512(_mm512_and_si512(_mm512_castps_si512(v), sign_bit), _mm512_castps_si512(one)));
+      __m512 r = _mm512_mask_add_ps(t, away, t, step);
+      r = _mm512_min_ps(_mm512_max_ps(r, _mm512_sub_ps(_mm512_setzero_ps(), lim)), lim);
+      _mm512_mask_cvtsepi32_storeu_epi8(q + i * k + j, mask, _mm512_cvtps_epi32(r));
+    }
+    scale[i] = s;
+  }
+}
+
+void add_layer_norm_f32_avx512(float* x, const float* residual, std::int64_t m, std::int64_t n, std::int64_t ld,
+                               const float* gamma, const float* beta, float eps) {
+  for (std::int64_t i = 0; i < m; ++i) {
+    float* y = x + i * ld;
+    __m512 vsum = _mm512_setzero_ps();
+    for (std::int64_t j = 0; j < n; j += kLanes) {
+      const __mmask16 mask = lane_mask(n - j);
+      __m512 v = _mm512_maskz_loadu_ps(mask, y + j);
+      if (residual != nullptr) {
+        v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, residual + i * ld + j));
+        _mm512_mask_storeu_ps(y + j, mask, v);
+      }
+      vsum = _mm512_add_ps(vsum, v);
+    }
+    const float mean = _mm512_reduce_add_ps(vsum) / static_cast<float>(n);
+    const __m512 vmean = _mm512_set1_ps(mean);
+    __m512 vvar = _mm512_setzero_ps();
+    for (std::int64_t j = 0; j < n; j += kLanes) {
+      const __mmask16 mask = lane_mask(n - j);
+      const __m512 d = _mm512_maskz_sub_ps(mask, _mm512_maskz_loadu_ps(mask, y + j), vmean);
+      vvar = _mm512_fmadd_ps(d, d, vvar);
+    }
+    const float var = _mm512_reduce_add_ps(vvar) / static_cast<float>(n);
+    const __m512 inv = _mm512_set1_ps(1.0f / sqrt_f32(var + eps));
+    for (std::int64_t j = 0; j < n; j += kLanes) {
+      const __mmask16 mask = lane_mask(n - j);
+      __m512 v = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(mask, y + j), vmean), inv);
+      v = _mm512_fmadd_ps(v, _mm512_maskz_loadu_ps(mask, gamma + j), _mm512_maskz_loadu_ps(mask, beta + j));
+      _mm512_mask_storeu_ps(y + j, mask, v);
+    }
+  }
+}
+
+void gelu_f32_avx512(float* x, std::int64_t count) {
+  const __m512 half = _mm512_set1_ps(0.5f);
+  const __m512 one = _mm512_set1_ps(1.0f);
+  const __m512 inv_sqrt2 = _mm512_set1_ps(math::kInvSqrt2);
+  for (std::int64_t j = 0; j < count; j += kLanes) {
+    const __mmask16 mask = lane_mask(count - j);
+    const __m512 v = _mm512_maskz_loadu_ps(mask, x + j);
+    const __m512 e = erf512(_mm512_mul_ps(v, inv_sqrt2));
+    _mm512_mask_storeu_ps(x + j, mask, _mm512_mul_ps(_mm512_mul_ps(half, v), _mm512_add_ps(one, e)));
+  }
+}
+
+void softmax_f32_avx512(float* x, std::int64_t m, std::int64_t n, std::int64_t ld, const float* mask_bias) {
+  const __m512 neg_inf = _mm512_set1_ps(-math::kInfinity);
+  for (std::int64_t i = 0; i < m; ++i) {
+    float* row = x + i * ld;
+    __m512 vmax = neg_inf;
+    for (std::int64_t j = 0; j < n; j += kLanes) {
+      const __mmask16 mask = lane_mask(n - j);
+      __m512 v = _mm512_mask_loadu_ps(neg_inf, mask, row + j);
+      if (mask_bias != nullptr) {
+        v = _mm512_mask_add_ps(v, mask, v, _mm512_maskz_loadu_ps(mask, mask_bias + j));
+        _mm512_mask_storeu_ps(row + j, mask, v);
+      }
+      vmax = _mm512_max_ps(vmax, v);
+    }
+    const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
+    __m512 vsum = _mm512_setzero_ps();
+    for (std::int64_t j = 0; j < n; j += kLanes) {
+      const __mmask16 mask = lane_mask(n - j);
+      const __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(mask, row + j), mx));
+      _mm512_mask_storeu_ps(row + j, mask, e);
+      vsum = _mm512_mask_add_ps(vsum, mask, vsum, e);
+    }
+    const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(vsum));
+    for (std::int64_t j = 0; j < n; j += kLanes) {
+      const __mmask16 mask = lane_mask(n - j);
+      _mm512_mask_storeu_ps(row + j, mask, _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, row + j), inv));
+    }
+  }
+}
+
+void exp_f32_avx512(const float* x, float* y, std::int64_t count) {
+  for (std::int64_t j = 0; j < count; j += kLanes) {
+    const __mmask16 mask = lane_mask(count - j);
+    _mm512_mask_storeu_ps(y + j, mask, exp512(_mm512_maskz_loadu_ps(mask, x + j)));
+  }
+}
+
+void erf_f32_avx512(const float* x, float* y, std::int64_t count) {
+  for (std::int64_t j = 0; j < count; j += kLanes) {
+    const __mmask16 mask = lane_mask(count - j);
+    _mm512_mask_storeu_ps(y + j, mask, erf512(_mm512_maskz_loadu_ps(mask, x + j)));
+  }
+}
+
+}  // namespace edgeroute::engine
