@@ -15,7 +15,7 @@
 
 #include "edgeroute/engine/kernels.h"
 #include "kernels_internal.h"
-#include "roof.h"
+#include "edgeroute/engine/roof.h"
 
 namespace edgeroute::engine {
 namespace {
@@ -196,16 +196,15 @@ void register_all() {
 void measure_roofs() {
   // Best of three: a descheduled or throttled sample can only read low.
   double ghz = 0;
-  for (int i = 0; i < 3; ++i) ghz = std::max(ghz, bench::measure_clock_ghz());
+  for (int i = 0; i < 3; ++i) ghz = std::max(ghz, measure_clock_ghz());
   benchmark::AddCustomContext("clock_ghz_measured", std::to_string(ghz));
-  g_roofs.s8[0] = g_roofs.f32[0] = bench::kMacsPerCycleScalar * ghz;
-  g_roofs.s8[1] = bench::kMacsPerCycleS8Avx2 * ghz;
-  g_roofs.f32[1] = bench::kMacsPerCycleF32Avx2 * ghz;
-  g_roofs.s8[2] = bench::kMacsPerCycleS8Avx512Vnni * ghz;
-  g_roofs.f32[2] = bench::kMacsPerCycleF32Avx512 * ghz;
+  for (const Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512Vnni}) {
+    g_roofs.s8[static_cast<int>(isa)] = macs_per_cycle(isa, true) * ghz;
+    g_roofs.f32[static_cast<int>(isa)] = macs_per_cycle(isa, false) * ghz;
+  }
   benchmark::AddCustomContext(
       "roof_assumption",
-      "MACs/cycle s8: avx512vnni 128, avx2 32; f32: avx512 32, avx2 16; scalar 1 (bench/micro/roof.h)");
+      "MACs/cycle s8: avx512vnni 128, avx2 32; f32: avx512 32, avx2 16; scalar 1 (include/edgeroute/engine/roof.h)");
 }
 
 }  // namespace

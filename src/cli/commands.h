@@ -10,5 +10,6 @@ namespace edgeroute::cli {
 void register_tokenize(CLI::App& app);
 void register_inspect(CLI::App& app);
 void register_classify(CLI::App& app);
+void register_bench(CLI::App& app);
 
 }  // namespace edgeroute::cli

@@ -138,12 +138,18 @@ EncoderModel EncoderModel::from_hf(const modelio::EncoderConfig& config, const m
   return m;
 }
 
-double EncoderModel::macs(std::int64_t t) const {
+double EncoderModel::macs(std::int64_t t, bool cls_only) const {
   const double h = static_cast<double>(hidden_);
   const double f = static_cast<double>(ffn_);
   const double td = static_cast<double>(t);
-  const double per_layer = td * h * (3 * h) + td * h * h + 2 * td * h * f + 2 * td * td * h;
-  return per_layer * static_cast<double>(layers_.size());
+  const auto layer = [&](double queries) {
+    // QKV for every token, attention scores and context for `queries` rows,
+    // then output projection and feed-forward for those rows.
+    return td * h * (3 * h) + 2 * queries * td * h + queries * (h * h + 2 * h * f);
+  };
+  const auto n = static_cast<double>(layers_.size());
+  if (!cls_only || layers_.empty()) return n * layer(td);
+  return (n - 1) * layer(td) + layer(1);
 }
 
 void EncoderModel::embed(std::span<const std::int32_t> ids, std::span<const std::int64_t> lengths, float* x) const {

@@ -88,9 +88,10 @@ class EncoderModel {
   const modelio::EncoderConfig& config() const { return config_; }
   Precision precision() const { return precision_; }
   Isa isa() const { return isa_; }
-  // Multiply-accumulates of the linear layers for one sequence of t tokens
-  // (full forward), for GMAC/s reporting.
-  double macs(std::int64_t t) const;
+  // Multiply-accumulates executed for one sequence of t tokens (linear
+  // layers and attention products), for GMAC/s reporting; cls_only: as
+  // forward_cls runs it, with the last layer's tail on [CLS] only.
+  double macs(std::int64_t t, bool cls_only) const;
 
  private:
   void embed(std::span<const std::int32_t> ids, std::span<const std::int64_t> lengths, float* x) const;

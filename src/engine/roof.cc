@@ -1,10 +1,10 @@
-#include "roof.h"
+#include "edgeroute/engine/roof.h"
 
 #include <time.h>
 
 #include <cstdint>
 
-namespace edgeroute::bench {
+namespace edgeroute::engine {
 namespace {
 
 // Thread CPU time: the machine is shared, and wall time would count the
@@ -36,4 +36,16 @@ double measure_clock_ghz() {
   return static_cast<double>(x) / s * 1e-9;
 }
 
-}  // namespace edgeroute::bench
+double macs_per_cycle(Isa isa, bool int8) {
+  switch (isa) {
+    case Isa::kAvx512Vnni:
+      return int8 ? kMacsPerCycleS8Avx512Vnni : kMacsPerCycleF32Avx512;
+    case Isa::kAvx2:
+      return int8 ? kMacsPerCycleS8Avx2 : kMacsPerCycleF32Avx2;
+    case Isa::kScalar:
+      break;
+  }
+  return kMacsPerCycleScalar;
+}
+
+}  // namespace edgeroute::engine

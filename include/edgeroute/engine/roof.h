@@ -1,10 +1,12 @@
-// The roofs the micro-benchmarks report against: per-ISA peak
-// multiply-accumulates per cycle of each kernel's inner instruction (an
-// assumption about the core, stated here), times the clock measured on this
-// run.
+// The roofs benchmarks report against (bench_kernels, edgeroute bench):
+// per-ISA peak multiply-accumulates per cycle of each kernel's inner
+// instruction (an assumption about the core, stated here), times the clock
+// measured on this run.
 #pragma once
 
-namespace edgeroute::bench {
+#include "edgeroute/engine/kernels.h"
+
+namespace edgeroute::engine {
 
 // Assumed issue rates for a core with two 512-bit FMA/VNNI pipes (Ice Lake /
 // Sapphire Rapids server cores: ports 0 and 5):
@@ -22,4 +24,8 @@ inline constexpr double kMacsPerCycleScalar = 1;
 // not read as a slow clock.
 double measure_clock_ghz();
 
-}  // namespace edgeroute::bench
+// Assumed peak MACs per cycle of the linear-layer kernels for `isa` in INT8
+// (int8 = true) or FP32.
+double macs_per_cycle(Isa isa, bool int8);
+
+}  // namespace edgeroute::engine
