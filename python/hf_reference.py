@@ -5,8 +5,9 @@ Subcommands
   tokenize   token ids of every input row, one JSON line {"ids": [...]} per row,
              from BertTokenizerFast (the `tokenizers` library), in input order.
   forward    token ids, attention mask, hidden states of every layer, pooler
-             output and (for a sequence-classification checkpoint) logits for
-             a list of texts, written to one safetensors file.
+             output, and logits for a sequence-classification checkpoint
+             (`logits`, [B,L]) or a masked-LM checkpoint (`mlm_logits`,
+             [B,T,V]) for a list of texts, written to one safetensors file.
   variants   writes tokenizer directories that exercise every normalizer
              setting (cased vocabulary, strip_accents on/off, no CJK split).
 
@@ -95,14 +96,15 @@ def cmd_tokenize(args):
 def cmd_forward(args):
     import torch
     from safetensors.torch import save_file
-    from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
+    from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification
 
     tok = load_tokenizer(args.model)
     texts = read_texts(args.input, args.format, args.column, "strict")
     cfg = AutoConfig.from_pretrained(str(args.model))
     archs = cfg.architectures or []
     has_head = any(a.endswith("ForSequenceClassification") for a in archs)
-    cls = AutoModelForSequenceClassification if has_head else AutoModel
+    has_mlm = not has_head and any(a.endswith("ForMaskedLM") for a in archs)
+    cls = AutoModelForSequenceClassification if has_head else AutoModelForMaskedLM if has_mlm else AutoModel
     model = cls.from_pretrained(str(args.model), attn_implementation="eager").eval()
     max_len = min(args.max_len or 128, cfg.max_position_embeddings)
     enc = tok(texts, truncation=True, max_length=max_len, padding=True, return_tensors="pt")
@@ -114,8 +116,11 @@ def cmd_forward(args):
         tensors[f"hidden_states.{i}"] = h.float().contiguous()
     if has_head:
         tensors["logits"] = res.logits.float().contiguous()
+    elif has_mlm:
+        tensors["mlm_logits"] = res.logits.float().contiguous()
     elif getattr(res, "pooler_output", None) is not None:
         tensors["pooler_output"] = res.pooler_output.float().contiguous()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(args.out), metadata={"model": str(args.model), "texts": str(len(texts))})
     return 0
 
