@@ -64,7 +64,7 @@ std::string cpu_model() {
 nlohmann::json run_bench(const BenchOptions& o) {
   engine::ClassifierOptions copts;
   copts.precision = o.precision;
-  const engine::Classifier c = engine::Classifier::from_hf_dir(o.model, copts);
+  const engine::Classifier c = engine::Classifier::load(o.model, copts);
   const text::TextTable table = text::read_table(o.data);
   std::vector<std::string> texts =
       table.column(text::resolve_column(table, o.column, text::kTextColumnCandidates, "--column"));
@@ -127,8 +127,10 @@ nlohmann::json run_bench(const BenchOptions& o) {
 
   double ghz = 0.0;
   for (int i = 0; i < 3; ++i) ghz = std::max(ghz, engine::measure_clock_ghz());
-  const bool int8 = o.precision == engine::Precision::kInt8;
-  const std::string weights = (std::filesystem::path(o.model) / "model.safetensors").string();
+  const bool int8 = c.encoder().precision() == engine::Precision::kInt8;
+  const std::string weights = std::filesystem::is_directory(o.model)
+                                  ? (std::filesystem::path(o.model) / "model.safetensors").string()
+                                  : o.model;
   const MappedFile mapped(weights);
   return {{"tool", "edgeroute"},
           {"precision", int8 ? "int8" : "fp32"},
@@ -169,7 +171,9 @@ void print_markdown(const nlohmann::json& r) {
 void register_bench(CLI::App& app) {
   auto o = std::make_shared<BenchOptions>();
   CLI::App* cmd = app.add_subcommand("bench", "Latency (batch 1) and throughput of the edge runtime on a data file");
-  cmd->add_option("--model", o->model, "Hugging Face classifier directory")->required()->check(CLI::ExistingDirectory);
+  cmd->add_option("--model", o->model, "Hugging Face classifier directory or .edge file")
+      ->required()
+      ->check(CLI::ExistingPath);
   cmd->add_option("--data", o->data, "Queries (.csv/.tsv/.jsonl or plain lines)")->required()->check(CLI::ExistingFile);
   cmd->add_option("--column", o->column, "Text column (default: auto-detected)");
   const std::map<std::string, engine::Precision> precisions{{"int8", engine::Precision::kInt8},

@@ -54,7 +54,7 @@ void run_classify(const ClassifyOptions& o) {
   engine::ClassifierOptions copts;
   copts.precision = o.precision;
   copts.max_len = o.max_len;
-  const engine::Classifier c = engine::Classifier::from_hf_dir(o.model, copts);
+  const engine::Classifier c = engine::Classifier::load(o.model, copts);
   std::vector<std::string> texts = o.texts;
   std::vector<std::size_t> lines;
   if (!o.input.empty()) {
@@ -84,7 +84,9 @@ void run_classify(const ClassifyOptions& o) {
 void register_classify(CLI::App& app) {
   auto opts = std::make_shared<ClassifyOptions>();
   CLI::App* cmd = app.add_subcommand("classify", "Label texts with a classifier through the edge runtime");
-  cmd->add_option("--model", opts->model, "Hugging Face classifier directory")->required()->check(CLI::ExistingDirectory);
+  cmd->add_option("--model", opts->model, "Hugging Face classifier directory or .edge file")
+      ->required()
+      ->check(CLI::ExistingPath);
   cmd->add_option("--input", opts->input, "Data file (.csv/.tsv/.jsonl or plain lines)")->check(CLI::ExistingFile);
   cmd->add_option("texts", opts->texts, "Texts to classify (instead of --input)");
   cmd->add_option("--column", opts->column, "Text column of --input (default: auto-detected)");

@@ -11,5 +11,6 @@ void register_tokenize(CLI::App& app);
 void register_inspect(CLI::App& app);
 void register_classify(CLI::App& app);
 void register_bench(CLI::App& app);
+void register_compress(CLI::App& app);
 
 }  // namespace edgeroute::cli

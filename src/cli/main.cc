@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   edgeroute::cli::register_tokenize(app);
   edgeroute::cli::register_inspect(app);
   edgeroute::cli::register_classify(app);
+  edgeroute::cli::register_compress(app);
   edgeroute::cli::register_bench(app);
   try {
     app.parse(argc, argv);

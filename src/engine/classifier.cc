@@ -6,54 +6,65 @@
 #include <map>
 
 #include "edgeroute/common/error.h"
+#include "edgeroute/engine/edge_file.h"
 #include "edgeroute/modelio/safetensors.h"
-#include "edgeroute/modelio/tensor_names.h"
 
 namespace edgeroute::engine {
 
-namespace {
-
-std::vector<float> head_tensor(const modelio::SafetensorsFile& file,
-                               const std::map<std::string, const modelio::TensorView*, std::less<>>& t,
-                               const std::string& name, const std::vector<std::int64_t>& shape) {
-  const auto it = t.find(name);
-  if (it == t.end()) throw Error(file.path() + ": missing classifier tensor " + name);
-  if (it->second->shape != shape) throw Error(file.path() + ": classifier tensor " + it->second->name + " has the wrong shape");
-  return modelio::to_float32(*it->second);
+Classifier Classifier::build_from(const modelio::EncoderConfig& config, text::Tokenizer tokenizer,
+                                  const WeightSource& w, float temperature, const ClassifierOptions& options) {
+  if (config.labels.empty()) {
+    throw Error(w.source() + ": the config has no id2label: not a classifier checkpoint (train one with edgeroute "
+                "train)");
+  }
+  Classifier c(std::move(tokenizer), EncoderModel::load(config, w, options.precision, options.isa, options.keep_fp32));
+  c.config_ = config;
+  c.options_ = options;
+  c.temperature_ = temperature;
+  const std::int64_t h = config.hidden_size;
+  const auto n = static_cast<std::int64_t>(config.labels.size());
+  const std::string pre = config.arch == modelio::Architecture::kBert ? "pooler" : "head.pre";
+  const auto pre_w = w.vector(pre + ".weight", {h, h});
+  c.pre_bias_ = w.vector(pre + ".bias", {h});
+  c.pre_ = std::make_unique<PackedF32>(pre_w.data(), h, h, options.isa);
+  const auto out_w = w.vector("head.out.weight", {n, h});
+  c.out_bias_ = w.vector("head.out.bias", {n});
+  c.out_ = std::make_unique<PackedF32>(out_w.data(), n, h, options.isa);
+  return c;
 }
-
-}  // namespace
 
 Classifier Classifier::from_hf_dir(const std::string& dir, const ClassifierOptions& options) {
   namespace fs = std::filesystem;
   const modelio::EncoderConfig config = modelio::load_hf_config(dir);
-  if (config.labels.empty()) {
-    throw Error(dir + "/config.json: no id2label: this is not a classifier checkpoint (train one with edgeroute train)");
-  }
-  const std::string weights = (fs::path(dir) / "model.safetensors").string();
-  const modelio::SafetensorsFile file = modelio::SafetensorsFile::open(weights);
-  Classifier c(text::Tokenizer::from_pretrained(dir),
-               EncoderModel::from_hf(config, file, options.precision, options.isa, options.keep_fp32));
-  c.config_ = config;
-  c.options_ = options;
+  float temperature = 1.0f;
   if (const auto it = config.raw.find("edgeroute_temperature"); it != config.raw.end()) {
     if (!it->is_number() || it->get<double>() <= 0.0) {
       throw Error(dir + "/config.json: edgeroute_temperature must be a positive number");
     }
-    c.temperature_ = it->get<float>();
+    temperature = it->get<float>();
   }
-  const auto t = modelio::canonical_tensors(config.arch, file);
-  const std::int64_t h = config.hidden_size;
-  const auto n = static_cast<std::int64_t>(config.labels.size());
-  const bool bert = config.arch == modelio::Architecture::kBert;
-  const std::string pre = bert ? "pooler" : "head.pre";
-  const auto pre_w = head_tensor(file, t, pre + ".weight", {h, h});
-  c.pre_bias_ = head_tensor(file, t, pre + ".bias", {h});
-  c.pre_ = std::make_unique<PackedF32>(pre_w.data(), h, h, options.isa);
-  const auto out_w = head_tensor(file, t, "head.out.weight", {n, h});
-  c.out_bias_ = head_tensor(file, t, "head.out.bias", {n});
-  c.out_ = std::make_unique<PackedF32>(out_w.data(), n, h, options.isa);
+  const modelio::SafetensorsFile file = modelio::SafetensorsFile::open((fs::path(dir) / "model.safetensors").string());
+  const HfWeights weights(config, file);
+  return build_from(config, text::Tokenizer::from_pretrained(dir), weights, temperature, options);
+}
+
+Classifier Classifier::from_edge_file(const std::string& path, const ClassifierOptions& options) {
+  const modelio::SafetensorsFile file = modelio::SafetensorsFile::open(path);
+  EdgeFileInfo info = read_edge_info(file);
+  text::Tokenizer tokenizer(text::Vocab::from_tokens(std::move(info.vocab)), info.tokenizer);
+  const EdgeWeights weights(file);
+  // The file decides each group's precision: int8-stored groups run in INT8,
+  // float-stored ones (kept FP32 by compress) must not be requantized.
+  ClassifierOptions stored = options;
+  stored.precision = Precision::kFp32;
+  Classifier c = build_from(info.config, std::move(tokenizer), weights, info.temperature, stored);
+  c.figures_ = std::move(info.figures);
   return c;
+}
+
+Classifier Classifier::load(const std::string& path, const ClassifierOptions& options) {
+  if (std::filesystem::is_directory(path)) return from_hf_dir(path, options);
+  return from_edge_file(path, options);
 }
 
 void Classifier::head(const float* cls, std::int64_t rows, Session& s) const {

@@ -6,67 +6,44 @@
 #include <map>
 
 #include "edgeroute/common/error.h"
-#include "edgeroute/modelio/safetensors.h"
-#include "edgeroute/modelio/tensor_names.h"
 
 namespace edgeroute::engine {
 
 namespace {
 
-using TensorMap = std::map<std::string, const modelio::TensorView*, std::less<>>;
-
-std::string shape_text(const std::vector<std::int64_t>& shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
-// The float32 contents of a canonical tensor, after checking its shape.
-std::vector<float> get(const TensorMap& t, const modelio::SafetensorsFile& file, const std::string& name,
-                       const std::vector<std::int64_t>& shape) {
-  const auto it = t.find(name);
-  if (it == t.end()) throw Error(file.path() + ": missing tensor " + name);
-  const modelio::TensorView& v = *it->second;
-  if (v.shape != shape) {
-    throw Error(file.path() + ": tensor " + v.name + " has shape " + shape_text(v.shape) + ", expected " +
-                shape_text(shape));
-  }
-  return modelio::to_float32(v);
-}
-
-// Symmetric per-row int8 quantization: scale = amax / 127 (1 for an all-zero
-// row), q = round half away from zero of w / scale.
-void quantize_weight_rows(const std::vector<float>& w, std::int64_t n, std::int64_t k, std::vector<std::int8_t>& q,
-                          std::vector<float>& scale) {
-  q.resize(static_cast<std::size_t>(n * k));
-  scale.resize(static_cast<std::size_t>(n));
-  for (std::int64_t r = 0; r < n; ++r) {
-    const float* row = w.data() + r * k;
-    float amax = 0.0f;
-    for (std::int64_t c = 0; c < k; ++c) amax = std::max(amax, std::fabs(row[c]));
-    const float s = amax > 0.0f ? amax / 127.0f : 1.0f;
-    scale[static_cast<std::size_t>(r)] = s;
-    for (std::int64_t c = 0; c < k; ++c) {
-      const float v = std::round(row[c] / s);
-      q[static_cast<std::size_t>(r * k + c)] = static_cast<std::int8_t>(std::clamp(v, -127.0f, 127.0f));
-    }
-  }
-}
-
-Linear make_linear(std::vector<float> w, std::vector<float> bias, std::int64_t n, std::int64_t k, bool int8, Isa isa) {
+// A runtime linear layer from stored weights: int8 stays int8; float is
+// quantized when `int8` is requested, else packed as FP32.
+Linear make_linear(const StoredMatrix& stored, std::vector<float> bias, bool int8, Isa isa) {
   Linear l;
-  l.n = n;
-  l.k = k;
+  l.n = stored.rows;
+  l.k = stored.cols;
   l.bias = std::move(bias);
-  if (int8) {
-    std::vector<std::int8_t> q;
-    std::vector<float> scale;
-    quantize_weight_rows(w, n, k, q, scale);
-    l.s8 = std::make_unique<PackedS8>(q.data(), scale.data(), n, k, isa);
+  if (stored.is_int8()) {
+    l.s8 = std::make_unique<PackedS8>(stored.q8.data(), stored.scale.data(), l.n, l.k, isa);
+  } else if (int8) {
+    const StoredMatrix q = quantize_rows(stored.f32, l.n, l.k);
+    l.s8 = std::make_unique<PackedS8>(q.q8.data(), q.scale.data(), l.n, l.k, isa);
   } else {
-    l.f32 = std::make_unique<PackedF32>(w.data(), n, k, isa);
+    l.f32 = std::make_unique<PackedF32>(stored.f32.data(), l.n, l.k, isa);
   }
   return l;
+}
+
+// Rows of several stored matrices stacked (for the fused QKV projection);
+// all int8 or all float, as one quantization group is stored.
+StoredMatrix stack_rows(const std::vector<StoredMatrix>& parts, const std::string& source) {
+  StoredMatrix out;
+  out.cols = parts.front().cols;
+  for (const StoredMatrix& p : parts) {
+    if (p.is_int8() != parts.front().is_int8()) {
+      throw Error(source + ": query, key and value weights of one layer must share a precision");
+    }
+    out.rows += p.rows;
+    out.f32.insert(out.f32.end(), p.f32.begin(), p.f32.end());
+    out.q8.insert(out.q8.end(), p.q8.begin(), p.q8.end());
+    out.scale.insert(out.scale.end(), p.scale.begin(), p.scale.end());
+  }
+  return out;
 }
 
 template <typename T>
@@ -76,10 +53,10 @@ void ensure(std::vector<T>& v, std::int64_t count) {
 
 }  // namespace
 
-EncoderModel EncoderModel::from_hf(const modelio::EncoderConfig& config, const modelio::SafetensorsFile& file,
-                                   Precision precision, Isa isa, const KeepFp32& keep_fp32) {
+EncoderModel EncoderModel::load(const modelio::EncoderConfig& config, const WeightSource& w, Precision precision,
+                                Isa isa, const KeepFp32& keep_fp32) {
   if (config.hidden_act != "gelu") {
-    throw Error(file.path() + ": activation '" + config.hidden_act + "' is not supported (only gelu)");
+    throw Error(w.source() + ": activation '" + config.hidden_act + "' is not supported (only gelu)");
   }
   EncoderModel m;
   m.config_ = config;
@@ -92,49 +69,55 @@ EncoderModel EncoderModel::from_hf(const modelio::EncoderConfig& config, const m
   m.eps_ = static_cast<float>(config.layer_norm_eps);
   const std::int64_t h = m.hidden_;
   const std::int64_t f = m.ffn_;
-  const TensorMap t = modelio::canonical_tensors(config.arch, file);
+  const auto int8_for = [&](const std::string& group) {
+    return precision == Precision::kInt8 && !(keep_fp32 && keep_fp32(group));
+  };
 
-  std::vector<float> word = get(t, file, "embeddings.word.weight", {config.vocab_size, h});
-  if (precision == Precision::kInt8) {
-    quantize_weight_rows(word, config.vocab_size, h, m.word_s8_, m.word_scale_);
+  StoredMatrix word = w.matrix("embeddings.word.weight", config.vocab_size, h);
+  if (!word.is_int8() && int8_for("embeddings.word")) word = quantize_rows(word.f32, word.rows, word.cols);
+  if (word.is_int8()) {
+    m.word_s8_ = std::move(word.q8);
+    m.word_scale_ = std::move(word.scale);
   } else {
-    m.word_f32_ = std::move(word);
+    m.word_f32_ = std::move(word.f32);
   }
-  m.position_ = get(t, file, "embeddings.position.weight", {config.max_position_embeddings, h});
+  m.position_ = w.vector("embeddings.position.weight", {config.max_position_embeddings, h});
   if (config.arch == modelio::Architecture::kBert) {
-    const std::vector<float> types = get(t, file, "embeddings.token_type.weight", {config.type_vocab_size, h});
+    const std::vector<float> types = w.vector("embeddings.token_type.weight", {config.type_vocab_size, h});
     m.token_type0_.assign(types.begin(), types.begin() + h);
   }
-  m.emb_norm_gamma_ = get(t, file, "embeddings.norm.weight", {h});
-  m.emb_norm_beta_ = get(t, file, "embeddings.norm.bias", {h});
+  m.emb_norm_gamma_ = w.vector("embeddings.norm.weight", {h});
+  m.emb_norm_beta_ = w.vector("embeddings.norm.bias", {h});
 
-  const auto int8_for = [&](const std::string& weight) {
-    return precision == Precision::kInt8 && !(keep_fp32 && keep_fp32(weight));
-  };
   for (std::int64_t i = 0; i < config.num_layers; ++i) {
     const std::string p = "layers." + std::to_string(i) + ".";
     EncoderLayer layer;
-    std::vector<float> qkv_w;
+    std::vector<StoredMatrix> qkv;
     std::vector<float> qkv_b;
     for (const char* part : {"q", "k", "v"}) {
-      const auto w = get(t, file, p + "attn." + part + ".weight", {h, h});
-      const auto b = get(t, file, p + "attn." + part + ".bias", {h});
-      qkv_w.insert(qkv_w.end(), w.begin(), w.end());
+      qkv.push_back(w.matrix(p + "attn." + part + ".weight", h, h));
+      const auto b = w.vector(p + "attn." + part + ".bias", {h});
       qkv_b.insert(qkv_b.end(), b.begin(), b.end());
     }
-    layer.qkv = make_linear(std::move(qkv_w), std::move(qkv_b), 3 * h, h, int8_for(p + "attn.q.weight"), isa);
-    layer.attn_out = make_linear(get(t, file, p + "attn.o.weight", {h, h}), get(t, file, p + "attn.o.bias", {h}),
-                                 h, h, int8_for(p + "attn.o.weight"), isa);
-    layer.ffn_up = make_linear(get(t, file, p + "ffn.up.weight", {f, h}), get(t, file, p + "ffn.up.bias", {f}), f,
-                               h, int8_for(p + "ffn.up.weight"), isa);
-    layer.ffn_down = make_linear(get(t, file, p + "ffn.down.weight", {h, f}),
-                                 get(t, file, p + "ffn.down.bias", {h}), h, f, int8_for(p + "ffn.down.weight"), isa);
-    layer.attn_norm_gamma = get(t, file, p + "attn_norm.weight", {h});
-    layer.attn_norm_beta = get(t, file, p + "attn_norm.bias", {h});
-    layer.ffn_norm_gamma = get(t, file, p + "ffn_norm.weight", {h});
-    layer.ffn_norm_beta = get(t, file, p + "ffn_norm.bias", {h});
+    layer.qkv = make_linear(stack_rows(qkv, w.source()), std::move(qkv_b), int8_for(p + "attn.qkv"), isa);
+    layer.attn_out = make_linear(w.matrix(p + "attn.o.weight", h, h), w.vector(p + "attn.o.bias", {h}),
+                                 int8_for(p + "attn.o"), isa);
+    layer.ffn_up = make_linear(w.matrix(p + "ffn.up.weight", f, h), w.vector(p + "ffn.up.bias", {f}),
+                               int8_for(p + "ffn.up"), isa);
+    layer.ffn_down = make_linear(w.matrix(p + "ffn.down.weight", h, f), w.vector(p + "ffn.down.bias", {h}),
+                                 int8_for(p + "ffn.down"), isa);
+    layer.attn_norm_gamma = w.vector(p + "attn_norm.weight", {h});
+    layer.attn_norm_beta = w.vector(p + "attn_norm.bias", {h});
+    layer.ffn_norm_gamma = w.vector(p + "ffn_norm.weight", {h});
+    layer.ffn_norm_beta = w.vector(p + "ffn_norm.bias", {h});
     m.layers_.push_back(std::move(layer));
   }
+  // Report what was built: INT8 as soon as any matrix runs in INT8.
+  bool any_int8 = !m.word_s8_.empty();
+  for (const EncoderLayer& l : m.layers_) {
+    any_int8 = any_int8 || l.qkv.s8 || l.attn_out.s8 || l.ffn_up.s8 || l.ffn_down.s8;
+  }
+  m.precision_ = any_int8 ? Precision::kInt8 : Precision::kFp32;
   return m;
 }
 

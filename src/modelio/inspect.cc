@@ -62,7 +62,19 @@ void describe_file(const SafetensorsFile& file, std::optional<Architecture> arch
   out << "metadata           " << (file.metadata().empty() ? "none" : "") << "\n";
   for (const auto& [key, value] : file.metadata()) {
     constexpr std::size_t kMaxShown = 200;
-    out << "  " << key << " = " << value.substr(0, kMaxShown)
+    // One line per key: control characters (the vocabulary's newlines) are
+    // shown escaped.
+    std::string shown;
+    for (const char ch : value.substr(0, kMaxShown)) {
+      if (ch == '\n') {
+        shown += "\\n";
+      } else if (static_cast<unsigned char>(ch) < 0x20) {
+        shown += '?';
+      } else {
+        shown += ch;
+      }
+    }
+    out << "  " << key << " = " << shown
         << (value.size() > kMaxShown ? "... (" + std::to_string(value.size()) + " bytes)" : "") << "\n";
   }
   struct Row {

@@ -9,7 +9,7 @@
 // (tanh(W h_cls + b)) then `classifier`; DistilBERT applies `pre_classifier`,
 // ReLU, then `classifier`. The head runs in FP32 in both precisions.
 // The calibration temperature is read from config.json's
-// "edgeroute_temperature" (1 when absent).
+// "edgeroute_temperature" (1 when absent) or the .edge metadata.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +17,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "edgeroute/engine/encoder.h"
 #include "edgeroute/modelio/label_map.h"
@@ -53,9 +55,17 @@ struct Session {
 class Classifier {
  public:
   // A Hugging Face *ForSequenceClassification directory (config.json with
-  // labels, model.safetensors, vocab.txt). Throws edgeroute::Error naming the
-  // file when something is missing or malformed.
+  // labels, model.safetensors, vocab.txt), in options.precision.
   static Classifier from_hf_dir(const std::string& dir, const ClassifierOptions& options = {});
+  // An .edge file (edge_file.h): int8 groups run in INT8, the rest in FP32,
+  // whatever options.precision says.
+  static Classifier from_edge_file(const std::string& path, const ClassifierOptions& options = {});
+  // A directory or an .edge file. Throws edgeroute::Error naming the file when
+  // something is missing or malformed.
+  static Classifier load(const std::string& path, const ClassifierOptions& options = {});
+  // From parts already loaded (compress builds many variants of one model).
+  static Classifier build_from(const modelio::EncoderConfig& config, text::Tokenizer tokenizer,
+                               const WeightSource& weights, float temperature, const ClassifierOptions& options);
 
   // Classifies texts[i] into out[i] (out is resized). All texts go through the
   // encoder as one packed batch.
@@ -68,6 +78,8 @@ class Classifier {
   const text::Tokenizer& tokenizer() const { return tokenizer_; }
   float temperature() const { return temperature_; }
   const ClassifierOptions& options() const { return options_; }
+  // Figures measured when an .edge file was compressed (empty for a directory).
+  const nlohmann::json& figures() const { return figures_; }
 
  private:
   Classifier(text::Tokenizer tokenizer, EncoderModel encoder) : tokenizer_(std::move(tokenizer)), encoder_(std::move(encoder)) {}
@@ -78,6 +90,7 @@ class Classifier {
   modelio::EncoderConfig config_;
   ClassifierOptions options_;
   float temperature_ = 1.0f;
+  nlohmann::json figures_ = nlohmann::json::object();
   std::unique_ptr<PackedF32> pre_;  // pooler (BERT) or pre_classifier (DistilBERT)
   std::vector<float> pre_bias_;
   std::unique_ptr<PackedF32> out_;

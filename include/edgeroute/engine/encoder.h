@@ -26,11 +26,8 @@
 #include <vector>
 
 #include "edgeroute/engine/kernels.h"
+#include "edgeroute/engine/weights.h"
 #include "edgeroute/modelio/hf_config.h"
-
-namespace edgeroute::modelio {
-class SafetensorsFile;
-}
 
 namespace edgeroute::engine {
 
@@ -63,17 +60,18 @@ struct Arena {
   std::vector<std::int64_t> cls_rows;
 };
 
-// Which linear layers stay FP32 in an INT8 model; called with the canonical
-// name of the layer's weight, e.g. "layers.5.ffn.down.weight".
-using KeepFp32 = std::function<bool(const std::string& canonical_weight)>;
+// Which quantization groups stay FP32 in an INT8 model, by group name
+// (weights.h: "embeddings.word", "layers.3.attn.qkv", "layers.5.ffn.down", ...).
+using KeepFp32 = std::function<bool(const std::string& group)>;
 
 class EncoderModel {
  public:
-  // Reads the encoder from a safetensors file whose tensors have Hugging Face
-  // names (a model directory's model.safetensors). Throws edgeroute::Error
-  // naming the file and tensor for missing or misshapen tensors.
-  static EncoderModel from_hf(const modelio::EncoderConfig& config, const modelio::SafetensorsFile& file,
-                              Precision precision, Isa isa, const KeepFp32& keep_fp32 = {});
+  // Reads the encoder's weights. Matrices stored int8 (an .edge file) run in
+  // INT8; float matrices run in `precision`, except groups `keep_fp32` names.
+  // Throws edgeroute::Error naming the file and tensor for missing or
+  // misshapen tensors.
+  static EncoderModel load(const modelio::EncoderConfig& config, const WeightSource& weights, Precision precision,
+                           Isa isa, const KeepFp32& keep_fp32 = {});
 
   // Runs the encoder over `num_seqs` packed sequences: ids holds their tokens
   // back to back, lengths[i] >= 1 tokens each (<= max positions; callers
@@ -86,6 +84,8 @@ class EncoderModel {
                    std::vector<float>& hidden) const;
 
   const modelio::EncoderConfig& config() const { return config_; }
+  // kInt8 as soon as any matrix runs in INT8 (an .edge file may keep some
+  // groups in FP32), else kFp32.
   Precision precision() const { return precision_; }
   Isa isa() const { return isa_; }
   // Multiply-accumulates executed for one sequence of t tokens (linear
