@@ -15,7 +15,7 @@ namespace {
 
 void print_report(const engine::CompressOptions& o, const engine::CompressReport& r) {
   const double mb = 1024.0 * 1024.0;
-  std::printf("\nsize: %.2f MB -> %.2f MB (%.1f%% smaller)\n", static_cast<double>(r.source_bytes) / mb,
+  std::printf("\nsize: %.2f MiB -> %.2f MiB (%.1f%% smaller)\n", static_cast<double>(r.source_bytes) / mb,
               static_cast<double>(r.edge_bytes) / mb,
               100.0 * (1.0 - static_cast<double>(r.edge_bytes) / static_cast<double>(r.source_bytes)));
   if (r.check_rows > 0) {
