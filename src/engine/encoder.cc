@@ -100,10 +100,10 @@ EncoderModel EncoderModel::load(const modelio::EncoderConfig& config, const Weig
       qkv_b.insert(qkv_b.end(), b.begin(), b.end());
     }
     layer.qkv = make_linear(stack_rows(qkv, w.source()), std::move(qkv_b), int8_for(p + "attn.qkv"), isa);
-    layer.attn_out = make_linear(w.matrix(p + "attn.o.weight", h, h), w.vector(p + "attn.o.bias", {h}),
-                                 int8_for(p + "attn.o"), isa);
-    layer.ffn_up = make_linear(w.matrix(p + "ffn.up.weight", f, h), w.vector(p + "ffn.up.bias", {f}),
-                               int8_for(p + "ffn.up"), isa);
+    layer.attn_out =
+        make_linear(w.matrix(p + "attn.o.weight", h, h), w.vector(p + "attn.o.bias", {h}), int8_for(p + "attn.o"), isa);
+    layer.ffn_up =
+        make_linear(w.matrix(p + "ffn.up.weight", f, h), w.vector(p + "ffn.up.bias", {f}), int8_for(p + "ffn.up"), isa);
     layer.ffn_down = make_linear(w.matrix(p + "ffn.down.weight", h, f), w.vector(p + "ffn.down.bias", {h}),
                                  int8_for(p + "ffn.down"), isa);
     layer.attn_norm_gamma = w.vector(p + "attn_norm.weight", {h});
@@ -185,7 +185,7 @@ void EncoderModel::run_layers(std::span<const std::int64_t> lengths, Arena& aren
   ensure(arena.ctx, total * h);
   ensure(arena.tmp, total * h);
   ensure(arena.ffn, total * ffn_);
-  ensure(arena.scores, longest * longest);
+  ensure(arena.scores, longest * (longest + d));  // attention_head_f32 scratch
   ensure(arena.cls_rows, num_seqs);
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
 
@@ -204,28 +204,8 @@ void EncoderModel::run_layers(std::span<const std::int64_t> lengths, Arena& aren
       const std::int64_t out_row = cls_only ? s : offset;
       for (std::int64_t head = 0; head < heads_; ++head) {
         const float* q = arena.qkv.data() + offset * 3 * h + head * d;
-        const float* k = q + h;
-        const float* v = q + 2 * h;
-        float* sc = arena.scores.data();
-        for (std::int64_t i = 0; i < queries; ++i) {
-          const float* qi = q + i * 3 * h;
-          for (std::int64_t j = 0; j < t; ++j) {
-            const float* kj = k + j * 3 * h;
-            float dot = 0.0f;
-            for (std::int64_t c = 0; c < d; ++c) dot += qi[c] * kj[c];
-            sc[i * t + j] = dot * scale;
-          }
-        }
-        softmax_f32(sc, queries, t, t, nullptr);
-        for (std::int64_t i = 0; i < queries; ++i) {
-          float* out = arena.ctx.data() + (out_row + i) * h + head * d;
-          std::fill_n(out, d, 0.0f);
-          for (std::int64_t j = 0; j < t; ++j) {
-            const float p = sc[i * t + j];
-            const float* vj = v + j * 3 * h;
-            for (std::int64_t c = 0; c < d; ++c) out[c] += p * vj[c];
-          }
-        }
+        attention_head_f32(q, queries, q + h, q + 2 * h, t, d, 3 * h, 3 * h, scale,
+                           arena.ctx.data() + out_row * h + head * d, h, arena.scores.data());
       }
       arena.cls_rows[static_cast<std::size_t>(s)] = offset;
       offset += t;
@@ -263,15 +243,15 @@ void EncoderModel::embed_and_normalize(std::span<const std::int32_t> ids, std::s
   add_layer_norm_f32(arena.x.data(), nullptr, total, h, h, emb_norm_gamma_.data(), emb_norm_beta_.data(), eps_);
 }
 
-void EncoderModel::forward_cls(std::span<const std::int32_t> ids, std::span<const std::int64_t> lengths,
-                               Arena& arena, float* cls_out) const {
+void EncoderModel::forward_cls(std::span<const std::int32_t> ids, std::span<const std::int64_t> lengths, Arena& arena,
+                               float* cls_out) const {
   embed_and_normalize(ids, lengths, arena);
   run_layers(lengths, arena, /*cls_only_last=*/true);
   std::memcpy(cls_out, arena.x.data(), sizeof(float) * static_cast<std::size_t>(lengths.size()) * hidden_);
 }
 
-void EncoderModel::forward_all(std::span<const std::int32_t> ids, std::span<const std::int64_t> lengths,
-                               Arena& arena, std::vector<float>& hidden) const {
+void EncoderModel::forward_all(std::span<const std::int32_t> ids, std::span<const std::int64_t> lengths, Arena& arena,
+                               std::vector<float>& hidden) const {
   embed_and_normalize(ids, lengths, arena);
   run_layers(lengths, arena, /*cls_only_last=*/false);
   hidden.assign(arena.x.begin(), arena.x.begin() + static_cast<std::ptrdiff_t>(ids.size()) * hidden_);

@@ -135,4 +135,16 @@ void gelu_f32_ref(float* x, std::int64_t count);
 void softmax_f32(float* x, std::int64_t m, std::int64_t n, std::int64_t ld, const float* mask_bias);
 void softmax_f32_ref(float* x, std::int64_t m, std::int64_t n, std::int64_t ld, const float* mask_bias);
 
+// One attention head over one sequence: for each of the m query rows,
+// p = softmax(scale * q_i . k_j, j < t) and out_i = sum_j p_j * v_j. q is
+// [m, d] with row stride ldq; k and v are [t, d] with row stride ldkv (they
+// may be column slices of a fused QKV matrix); out is [m, d] with row stride
+// ldo; scratch holds at least t * (m + d) floats. m, t, d >= 1. No mask:
+// sequences are packed, never padded.
+void attention_head_f32(const float* q, std::int64_t m, const float* k, const float* v, std::int64_t t, std::int64_t d,
+                        std::int64_t ldq, std::int64_t ldkv, float scale, float* out, std::int64_t ldo, float* scratch);
+void attention_head_f32_ref(const float* q, std::int64_t m, const float* k, const float* v, std::int64_t t,
+                            std::int64_t d, std::int64_t ldq, std::int64_t ldkv, float scale, float* out,
+                            std::int64_t ldo, float* scratch);
+
 }  // namespace edgeroute::engine

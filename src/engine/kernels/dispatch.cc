@@ -128,6 +128,8 @@ struct KernelTable {
                              float);
   void (*gelu_f32)(float*, std::int64_t);
   void (*softmax_f32)(float*, std::int64_t, std::int64_t, std::int64_t, const float*);
+  void (*attention_head_f32)(const float*, std::int64_t, const float*, const float*, std::int64_t, std::int64_t,
+                             std::int64_t, std::int64_t, float, float*, std::int64_t, float*);
 };
 
 // The scalar variants of the packed kernels run the references on the
@@ -144,13 +146,14 @@ void linear_f32_scalar(const float* a, std::int64_t m, std::int64_t lda, const P
   linear_f32_ref(a, m, w.k, lda, w.w.data(), w.n, bias, c, ldc);
 }
 
-constexpr KernelTable kScalarKernels{gemm_s8s8s32_scalar,    linear_s8_scalar, linear_f32_scalar, quantize_rows_s8_ref,
-                                     add_layer_norm_f32_ref, gelu_f32_ref,     softmax_f32_ref};
-constexpr KernelTable kAvx2Kernels{gemm_s8s8s32_avx2,       linear_s8_avx2, linear_f32_avx2, quantize_rows_s8_avx2,
-                                   add_layer_norm_f32_avx2, gelu_f32_avx2,  softmax_f32_avx2};
+constexpr KernelTable kScalarKernels{gemm_s8s8s32_scalar,  linear_s8_scalar,       linear_f32_scalar,
+                                     quantize_rows_s8_ref, add_layer_norm_f32_ref, gelu_f32_ref,
+                                     softmax_f32_ref,      attention_head_f32_ref};
+constexpr KernelTable kAvx2Kernels{gemm_s8s8s32_avx2,       linear_s8_avx2, linear_f32_avx2,  quantize_rows_s8_avx2,
+                                   add_layer_norm_f32_avx2, gelu_f32_avx2,  softmax_f32_avx2, attention_head_f32_avx2};
 constexpr KernelTable kAvx512Kernels{gemm_s8s8s32_avx512vnni, linear_s8_avx512vnni,      linear_f32_avx512,
                                      quantize_rows_s8_avx512, add_layer_norm_f32_avx512, gelu_f32_avx512,
-                                     softmax_f32_avx512};
+                                     softmax_f32_avx512,      attention_head_f32_avx512};
 
 const KernelTable& kernels_for(Isa isa) {
   switch (isa) {
@@ -193,6 +196,12 @@ void gelu_f32(float* x, std::int64_t count) { kernels_for(active_isa()).gelu_f32
 
 void softmax_f32(float* x, std::int64_t m, std::int64_t n, std::int64_t ld, const float* mask_bias) {
   kernels_for(active_isa()).softmax_f32(x, m, n, ld, mask_bias);
+}
+
+void attention_head_f32(const float* q, std::int64_t m, const float* k, const float* v, std::int64_t t, std::int64_t d,
+                        std::int64_t ldq, std::int64_t ldkv, float scale, float* out, std::int64_t ldo,
+                        float* scratch) {
+  kernels_for(active_isa()).attention_head_f32(q, m, k, v, t, d, ldq, ldkv, scale, out, ldo, scratch);
 }
 
 }  // namespace edgeroute::engine

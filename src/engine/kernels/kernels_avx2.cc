@@ -382,6 +382,39 @@ void softmax_f32_avx2(float* x, std::int64_t m, std::int64_t n, std::int64_t ld,
   }
 }
 
+// As the AVX-512 version: keys transposed to [d, t], both products as axpys.
+void attention_head_f32_avx2(const float* q, std::int64_t m, const float* k, const float* v, std::int64_t t,
+                             std::int64_t d, std::int64_t ldq, std::int64_t ldkv, float scale, float* out,
+                             std::int64_t ldo, float* scratch) {
+  float* kt = scratch;              // [d, t]
+  float* scores = scratch + d * t;  // [m, t]
+  for (std::int64_t j = 0; j < t; ++j) {
+    for (std::int64_t c = 0; c < d; ++c) kt[c * t + j] = k[j * ldkv + c];
+  }
+  const __m256 vscale = _mm256_set1_ps(scale);
+  for (std::int64_t i = 0; i < m; ++i) {
+    const float* qi = q + i * ldq;
+    for (std::int64_t j = 0; j < t; j += kLanes) {
+      __m256 acc = _mm256_setzero_ps();
+      for (std::int64_t c = 0; c < d; ++c) {
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(qi[c]), load_tail(kt + c * t + j, t - j), acc);
+      }
+      store_tail(scores + i * t + j, t - j, _mm256_mul_ps(acc, vscale));
+    }
+  }
+  softmax_f32_avx2(scores, m, t, t, nullptr);
+  for (std::int64_t i = 0; i < m; ++i) {
+    const float* p = scores + i * t;
+    for (std::int64_t c = 0; c < d; c += kLanes) {
+      __m256 acc = _mm256_setzero_ps();
+      for (std::int64_t j = 0; j < t; ++j) {
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), load_tail(v + j * ldkv + c, d - c), acc);
+      }
+      store_tail(out + i * ldo + c, d - c, acc);
+    }
+  }
+}
+
 void exp_f32_avx2(const float* x, float* y, std::int64_t count) {
   for (std::int64_t j = 0; j < count; j += kLanes) store_tail(y + j, count - j, exp256(load_tail(x + j, count - j)));
 }

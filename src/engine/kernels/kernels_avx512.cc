@@ -358,6 +358,43 @@ void softmax_f32_avx512(float* x, std::int64_t m, std::int64_t n, std::int64_t l
   }
 }
 
+// Keys are transposed to [d, t] first so that both products run as axpys
+// across contiguous lanes (keys for the scores, head channels for the
+// output), with no horizontal reductions.
+void attention_head_f32_avx512(const float* q, std::int64_t m, const float* k, const float* v, std::int64_t t,
+                               std::int64_t d, std::int64_t ldq, std::int64_t ldkv, float scale, float* out,
+                               std::int64_t ldo, float* scratch) {
+  float* kt = scratch;              // [d, t]
+  float* scores = scratch + d * t;  // [m, t]
+  for (std::int64_t j = 0; j < t; ++j) {
+    for (std::int64_t c = 0; c < d; ++c) kt[c * t + j] = k[j * ldkv + c];
+  }
+  const __m512 vscale = _mm512_set1_ps(scale);
+  for (std::int64_t i = 0; i < m; ++i) {
+    const float* qi = q + i * ldq;
+    for (std::int64_t j = 0; j < t; j += kLanes) {
+      const __mmask16 mask = lane_mask(t - j);
+      __m512 acc = _mm512_setzero_ps();
+      for (std::int64_t c = 0; c < d; ++c) {
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(qi[c]), _mm512_maskz_loadu_ps(mask, kt + c * t + j), acc);
+      }
+      _mm512_mask_storeu_ps(scores + i * t + j, mask, _mm512_mul_ps(acc, vscale));
+    }
+  }
+  softmax_f32_avx512(scores, m, t, t, nullptr);
+  for (std::int64_t i = 0; i < m; ++i) {
+    const float* p = scores + i * t;
+    for (std::int64_t c = 0; c < d; c += kLanes) {
+      const __mmask16 mask = lane_mask(d - c);
+      __m512 acc = _mm512_setzero_ps();
+      for (std::int64_t j = 0; j < t; ++j) {
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(p[j]), _mm512_maskz_loadu_ps(mask, v + j * ldkv + c), acc);
+      }
+      _mm512_mask_storeu_ps(out + i * ldo + c, mask, acc);
+    }
+  }
+}
+
 void exp_f32_avx512(const float* x, float* y, std::int64_t count) {
   for (std::int64_t j = 0; j < count; j += kLanes) {
     const __mmask16 mask = lane_mask(count - j);

@@ -106,6 +106,9 @@ void add_layer_norm_f32_avx2(float* x, const float* residual, std::int64_t m, st
                              const float* gamma, const float* beta, float eps);
 void gelu_f32_avx2(float* x, std::int64_t count);
 void softmax_f32_avx2(float* x, std::int64_t m, std::int64_t n, std::int64_t ld, const float* mask_bias);
+void attention_head_f32_avx2(const float* q, std::int64_t m, const float* k, const float* v, std::int64_t t,
+                             std::int64_t d, std::int64_t ldq, std::int64_t ldkv, float scale, float* out,
+                             std::int64_t ldo, float* scratch);
 void exp_f32_avx2(const float* x, float* y, std::int64_t count);  // for tests: the vector exp
 void erf_f32_avx2(const float* x, float* y, std::int64_t count);  // for tests: the vector erf
 
@@ -120,6 +123,9 @@ void add_layer_norm_f32_avx512(float* x, const float* residual, std::int64_t m, 
                                const float* gamma, const float* beta, float eps);
 void gelu_f32_avx512(float* x, std::int64_t count);
 void softmax_f32_avx512(float* x, std::int64_t m, std::int64_t n, std::int64_t ld, const float* mask_bias);
+void attention_head_f32_avx512(const float* q, std::int64_t m, const float* k, const float* v, std::int64_t t,
+                               std::int64_t d, std::int64_t ldq, std::int64_t ldkv, float scale, float* out,
+                               std::int64_t ldo, float* scratch);
 void exp_f32_avx512(const float* x, float* y, std::int64_t count);
 void erf_f32_avx512(const float* x, float* y, std::int64_t count);
 

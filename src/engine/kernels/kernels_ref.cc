@@ -106,4 +106,25 @@ void softmax_f32_ref(float* x, std::int64_t m, std::int64_t n, std::int64_t ld, 
   }
 }
 
+void attention_head_f32_ref(const float* q, std::int64_t m, const float* k, const float* v, std::int64_t t,
+                            std::int64_t d, std::int64_t ldq, std::int64_t ldkv, float scale, float* out,
+                            std::int64_t ldo, float* scratch) {
+  float* scores = scratch;  // [m, t]
+  for (std::int64_t i = 0; i < m; ++i) {
+    for (std::int64_t j = 0; j < t; ++j) {
+      float dot = 0.0f;
+      for (std::int64_t c = 0; c < d; ++c) dot += q[i * ldq + c] * k[j * ldkv + c];
+      scores[i * t + j] = dot * scale;
+    }
+  }
+  softmax_f32_ref(scores, m, t, t, nullptr);
+  for (std::int64_t i = 0; i < m; ++i) {
+    for (std::int64_t c = 0; c < d; ++c) {
+      float acc = 0.0f;
+      for (std::int64_t j = 0; j < t; ++j) acc += scores[i * t + j] * v[j * ldkv + c];
+      out[i * ldo + c] = acc;
+    }
+  }
+}
+
 }  // namespace edgeroute::engine
