@@ -16,7 +16,7 @@ models="$root/models"
 log() { printf '[setup] %s\n' "$*"; }
 
 apt_packages=(
-  build-essential ninja-build pkg-config
+  build-essential cmake ninja-build pkg-config git
   libutf8proc-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format clang-tidy
