@@ -1,29 +1,16 @@
 // The edgeroute-train binary, run as a user runs it.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <string>
+
+#include "../common/run_command.h"
 
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string out;  // stdout and stderr together
-};
+using Result = edgeroute::test::CommandResult;
 
 Result run(const std::string& args) {
-  const std::string cmd = std::string(EDGEROUTE_TRAIN_BIN) + " " + args + " 2>&1";
-  Result r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf{};
-  std::size_t n = 0;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = ::pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return edgeroute::test::run_command(std::string(EDGEROUTE_TRAIN_BIN) + " " + args);
 }
 
 bool has(const Result& r, const std::string& text) { return r.out.find(text) != std::string::npos; }
