@@ -14,7 +14,8 @@ namespace edgeroute::engine {
 Classifier Classifier::build_from(const modelio::EncoderConfig& config, text::Tokenizer tokenizer,
                                   const WeightSource& w, float temperature, const ClassifierOptions& options) {
   if (config.labels.empty()) {
-    throw Error(w.source() + ": the config has no id2label: not a classifier checkpoint (train one with edgeroute "
+    throw Error(w.source() +
+                ": the config has no id2label: not a classifier checkpoint (train one with edgeroute "
                 "train)");
   }
   Classifier c(std::move(tokenizer), EncoderModel::load(config, w, options.precision, options.isa, options.keep_fp32));
@@ -33,16 +34,19 @@ Classifier Classifier::build_from(const modelio::EncoderConfig& config, text::To
   return c;
 }
 
+float hf_temperature(const modelio::EncoderConfig& config, const std::string& source) {
+  const auto it = config.raw.find("edgeroute_temperature");
+  if (it == config.raw.end()) return 1.0f;
+  if (!it->is_number() || it->get<double>() <= 0.0) {
+    throw Error(source + ": edgeroute_temperature must be a positive number");
+  }
+  return it->get<float>();
+}
+
 Classifier Classifier::from_hf_dir(const std::string& dir, const ClassifierOptions& options) {
   namespace fs = std::filesystem;
   const modelio::EncoderConfig config = modelio::load_hf_config(dir);
-  float temperature = 1.0f;
-  if (const auto it = config.raw.find("edgeroute_temperature"); it != config.raw.end()) {
-    if (!it->is_number() || it->get<double>() <= 0.0) {
-      throw Error(dir + "/config.json: edgeroute_temperature must be a positive number");
-    }
-    temperature = it->get<float>();
-  }
+  const float temperature = hf_temperature(config, dir + "/config.json");
   const modelio::SafetensorsFile file = modelio::SafetensorsFile::open((fs::path(dir) / "model.safetensors").string());
   const HfWeights weights(config, file);
   return build_from(config, text::Tokenizer::from_pretrained(dir), weights, temperature, options);

@@ -95,6 +95,7 @@ CompressReport compress(const CompressOptions& o) {
   const modelio::SafetensorsFile file = modelio::SafetensorsFile::open(weights_path.string());
   const HfWeights weights(config, file);
   const text::Tokenizer tokenizer = text::Tokenizer::from_pretrained(o.model_dir);
+  const float temperature = hf_temperature(config, (fs::path(o.model_dir) / "config.json").string());
 
   std::vector<std::regex> patterns;
   for (const std::string& p : o.keep_fp32) {
@@ -124,14 +125,14 @@ CompressReport compress(const CompressOptions& o) {
   for (const std::string& g : quantization_groups(config)) report.groups.push_back({g, -1.0, false});
 
   if (!o.check_path.empty()) {
-    const Classifier reference = Classifier::from_hf_dir(o.model_dir, fp32_options);
+    const Classifier reference = Classifier::build_from(config, tokenizer, weights, temperature, fp32_options);
     const CheckData check = read_check(o, config.labels);
     report.check_rows = static_cast<std::int64_t>(check.texts.size());
     say("fp32: classifying " + std::to_string(check.texts.size()) + " check rows");
     const std::vector<Prediction> ref = run(reference, check.texts, check.texts.size());
     report.fp32_accuracy = accuracy(ref, check.labels);
-    const std::vector<Prediction> ref_head(ref.begin(), ref.begin() + static_cast<std::ptrdiff_t>(std::min(
-                                                                          ref.size(), o.sensitivity_rows)));
+    const std::vector<Prediction> ref_head(
+        ref.begin(), ref.begin() + static_cast<std::ptrdiff_t>(std::min(ref.size(), o.sensitivity_rows)));
 
     // Sensitivity of each group alone.
     const std::vector<std::string> groups = quantization_groups(config);
@@ -139,15 +140,14 @@ CompressReport compress(const CompressOptions& o) {
       if (fp32.count(groups[gi])) continue;
       std::set<std::string> all_but_one(groups.begin(), groups.end());
       all_but_one.erase(groups[gi]);
-      const Classifier one = Classifier::build_from(config, tokenizer, weights, reference.temperature(),
-                                                    int8_options(all_but_one));
+      const Classifier one = Classifier::build_from(config, tokenizer, weights, temperature, int8_options(all_but_one));
       report.groups[gi].nmse = embedding_nmse(ref_head, run(one, check.texts, o.sensitivity_rows));
       say("sensitivity " + std::to_string(gi + 1) + "/" + std::to_string(groups.size()) + ": " + groups[gi]);
     }
 
     // Fall back, most sensitive first, until the loss fits the budget.
     for (;;) {
-      const Classifier q = Classifier::build_from(config, tokenizer, weights, reference.temperature(), int8_options(fp32));
+      const Classifier q = Classifier::build_from(config, tokenizer, weights, temperature, int8_options(fp32));
       const std::vector<Prediction> got = run(q, check.texts, check.texts.size());
       report.int8_accuracy = accuracy(got, check.labels);
       std::size_t agree = 0;
@@ -168,13 +168,10 @@ CompressReport compress(const CompressOptions& o) {
   for (GroupFigure& g : report.groups) g.fp32 = fp32.count(g.group) > 0;
 
   const MappedFile mapped(weights_path.string());
-  nlohmann::json figures = {{"source_bytes", report.source_bytes},
-                            {"check_rows", report.check_rows},
-                            {"check_data", o.check_path},
-                            {"fp32_accuracy", report.fp32_accuracy},
-                            {"int8_accuracy", report.int8_accuracy},
-                            {"agreement", report.agreement},
-                            {"max_loss_points", o.max_loss_points}};
+  nlohmann::json figures = {
+      {"source_bytes", report.source_bytes},   {"check_rows", report.check_rows},       {"check_data", o.check_path},
+      {"fp32_accuracy", report.fp32_accuracy}, {"int8_accuracy", report.int8_accuracy}, {"agreement", report.agreement},
+      {"max_loss_points", o.max_loss_points}};
   for (const GroupFigure& g : report.groups) {
     figures["groups"].push_back({{"group", g.group}, {"nmse", g.nmse}, {"fp32", g.fp32}});
   }
@@ -182,7 +179,7 @@ CompressReport compress(const CompressOptions& o) {
   req.config = &config;
   req.weights = &weights;
   req.tokenizer = &tokenizer;
-  req.temperature = Classifier::from_hf_dir(o.model_dir, fp32_options).temperature();
+  req.temperature = temperature;
   req.int8_group = [&fp32](const std::string& g) { return fp32.count(g) == 0; };
   req.source_sha256 = sha256_hex(mapped.bytes());
   req.figures = figures;

@@ -27,19 +27,19 @@
 namespace edgeroute::engine {
 
 struct Prediction {
-  std::int32_t label = 0;           // argmax id; name via Classifier::labels()
-  float confidence = 0.0f;          // calibrated probability of `label`
-  std::vector<float> probabilities; // calibrated, one per label
-  std::vector<float> logits;        // raw logits (before temperature)
-  std::vector<float> embedding;     // last hidden state of [CLS], size H
-  std::int64_t tokens = 0;          // ids fed to the encoder, [CLS]/[SEP] included
+  std::int32_t label = 0;            // argmax id; name via Classifier::labels()
+  float confidence = 0.0f;           // calibrated probability of `label`
+  std::vector<float> probabilities;  // calibrated, one per label
+  std::vector<float> logits;         // raw logits (before temperature)
+  std::vector<float> embedding;      // last hidden state of [CLS], size H
+  std::int64_t tokens = 0;           // ids fed to the encoder, [CLS]/[SEP] included
   bool truncated = false;
 };
 
 struct ClassifierOptions {
   Precision precision = Precision::kInt8;
-  KeepFp32 keep_fp32;                       // INT8 layers to keep in FP32
-  std::int64_t max_len = 0;                 // <= 0: the tokenizer's default
+  KeepFp32 keep_fp32;        // INT8 layers to keep in FP32
+  std::int64_t max_len = 0;  // <= 0: the tokenizer's default
   text::Utf8Policy utf8 = text::Utf8Policy::kStrict;
   Isa isa = active_isa();
 };
@@ -51,6 +51,10 @@ struct Session {
   std::vector<std::int64_t> lengths;
   std::vector<float> cls, head_tmp, logits;
 };
+
+// The calibration temperature stored in a Hugging Face config.json
+// ("edgeroute_temperature"; 1 when absent). `source` names the file in errors.
+float hf_temperature(const modelio::EncoderConfig& config, const std::string& source);
 
 class Classifier {
  public:
@@ -82,7 +86,8 @@ class Classifier {
   const nlohmann::json& figures() const { return figures_; }
 
  private:
-  Classifier(text::Tokenizer tokenizer, EncoderModel encoder) : tokenizer_(std::move(tokenizer)), encoder_(std::move(encoder)) {}
+  Classifier(text::Tokenizer tokenizer, EncoderModel encoder)
+      : tokenizer_(std::move(tokenizer)), encoder_(std::move(encoder)) {}
   void head(const float* cls, std::int64_t rows, Session& session) const;
 
   text::Tokenizer tokenizer_;
