@@ -16,7 +16,7 @@ all: build
 help:
 	@echo "make demo           set up, build and run what the pipeline has so far"
 	@echo "make test           set up, build, run every test, then the unit tests under ASan+UBSan"
-	@echo "make build          set up and build ./$(BUILD)/src/cli/edgeroute"
+	@echo "make build          set up and build ./$(BUILD)/bin/edgeroute (+ edgeroute-train with libtorch)"
 	@echo "make test-unit      the unit tests only (about a minute)"
 	@echo "make test-sanitize  the unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 	@echo "make format | tidy  clang-format in place | clang-tidy report"
@@ -47,7 +47,7 @@ test-sanitize: build-asan
 	  ctest --test-dir $(BUILD_ASAN) -j $(JOBS) -L unit --output-on-failure
 
 demo: build
-	@scripts/demo.sh $(BUILD)/src/cli/edgeroute
+	@scripts/demo.sh $(BUILD)/bin/edgeroute
 
 format:
 	git ls-files '*.cc' '*.h' | xargs clang-format -i

@@ -42,7 +42,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_EDGEROUTE = REPO / "build" / "src" / "cli" / "edgeroute"
+DEFAULT_EDGEROUTE = REPO / "build" / "bin" / "edgeroute"
 PAD_LENGTH = 256
 # Exit codes: 0 success, 2 bad input or missing dependency (a message, no traceback),
 # 1 an unexpected failure (traceback kept, because it is a bug).

@@ -11,7 +11,7 @@
 # Usage: scripts/demo.sh path/to/edgeroute   (DATA=file.csv to tokenize your own)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bin="${1:-$root/build/src/cli/edgeroute}"
+bin="${1:-$root/build/bin/edgeroute}"
 model="$root/models/all-MiniLM-L6-v2"
 py="$root/.venv/bin/python"
 shared="$root/../shared/data"

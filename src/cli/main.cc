@@ -9,6 +9,8 @@
 #include "run_app.h"
 
 int main(int argc, char** argv) {
+  // dapt and train belong to edgeroute-train, with every argument unparsed.
+  if (argc >= 2 && edgeroute::cli::is_trainer_command(argv[1])) return edgeroute::cli::exec_trainer(argc, argv);
   CLI::App app{"edgeroute: edge-first support-message classification and routing"};
   app.set_version_flag("--version", "edgeroute " EDGEROUTE_VERSION);
   app.require_subcommand(1);
@@ -18,5 +20,7 @@ int main(int argc, char** argv) {
   edgeroute::cli::register_classify(app);
   edgeroute::cli::register_compress(app);
   edgeroute::cli::register_bench(app);
+  edgeroute::cli::register_eval(app);
+  edgeroute::cli::register_trainer(app);
   return edgeroute::cli::run_app(app, argc, argv, "edgeroute");
 }

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <system_error>
 
 #include "../common/run_command.h"
 
@@ -34,7 +35,11 @@ TEST_F(Cli, HelpListsSubcommands) {
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("tokenize"), std::string::npos);
   EXPECT_NE(r.out.find("inspect"), std::string::npos);
+  EXPECT_NE(r.out.find("eval"), std::string::npos);
+  EXPECT_NE(r.out.find("dapt"), std::string::npos);
+  EXPECT_NE(r.out.find("train "), std::string::npos);
   EXPECT_EQ(run("tokenize --help").code, 0);
+  EXPECT_EQ(run("eval --help").code, 0);
   EXPECT_EQ(run("inspect --help").code, 0);
 }
 
@@ -102,6 +107,64 @@ TEST_F(Cli, InspectRejectsCorruptFile) {
   const Result r = run("inspect " + path("bad.safetensors"));
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("bad.safetensors"), std::string::npos) << r.out;
+}
+
+// `edgeroute dapt|train ...` becomes `edgeroute-train dapt|train ...`; a
+// script standing in for it prints the arguments it receives, one per line.
+class TrainerForwarding : public Cli {
+ protected:
+  std::string fake_trainer(const fs::path& where) const {
+    std::ofstream(where) << "#!/bin/sh\nprintf '<%s>\\n' \"$@\"\nexit 3\n";
+    fs::permissions(where, fs::perms::owner_all);
+    return where.string();
+  }
+};
+
+TEST_F(TrainerForwarding, ArgumentsArriveUnchanged) {
+  const std::string trainer = fake_trainer(dir_ / "fake-train");
+  for (const std::string sub : {"dapt", "train"}) {
+    const Result r = edgeroute::test::run_command("EDGEROUTE_TRAIN_BIN=" + trainer + " " + EDGEROUTE_BIN + " " + sub +
+                                                  " --data 'a b.csv' --help '' --epochs=3");
+    EXPECT_EQ(r.code, 3) << r.out;  // the trainer's own exit code
+    EXPECT_EQ(r.out, "<" + sub + ">\n<--data>\n<a b.csv>\n<--help>\n<>\n<--epochs=3>\n");
+  }
+}
+
+TEST_F(TrainerForwarding, MissingTrainerIsAClearError) {
+  const Result r = edgeroute::test::run_command("EDGEROUTE_TRAIN_BIN=" + path("absent/edgeroute-train") + " " +
+                                                EDGEROUTE_BIN + " train --help");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("edgeroute train needs edgeroute-train, the libtorch half of edgeroute"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(path("absent/edgeroute-train")), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("EDGEROUTE_WITH_TORCH=ON"), std::string::npos) << r.out;
+}
+
+// Without EDGEROUTE_TRAIN_BIN: next to the running binary, then PATH.
+TEST_F(TrainerForwarding, LooksNextToTheBinaryThenOnPath) {
+  fs::create_directories(dir_ / "bin");
+  const fs::path edgeroute = dir_ / "bin" / "edgeroute";
+  std::error_code ec;
+  fs::create_hard_link(EDGEROUTE_BIN, edgeroute, ec);
+  if (ec) fs::copy_file(EDGEROUTE_BIN, edgeroute);
+  const std::string run_alone = "env -u EDGEROUTE_TRAIN_BIN PATH=" + path("path") + " " + edgeroute.string() + " ";
+
+  Result r = edgeroute::test::run_command(run_alone + "dapt --x");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("edgeroute dapt needs edgeroute-train"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("not found next to " + edgeroute.string() + " or on PATH"), std::string::npos) << r.out;
+
+  fs::create_directories(dir_ / "path");
+  fake_trainer(dir_ / "path" / "edgeroute-train");
+  r = edgeroute::test::run_command(run_alone + "dapt --x");
+  EXPECT_EQ(r.code, 3) << r.out;
+  EXPECT_EQ(r.out, "<dapt>\n<--x>\n");
+
+  std::ofstream(dir_ / "bin" / "edgeroute-train") << "#!/bin/sh\necho beside \"$@\"\n";
+  fs::permissions(dir_ / "bin" / "edgeroute-train", fs::perms::owner_all);
+  r = edgeroute::test::run_command(run_alone + "train --y");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out, "beside train --y\n");
 }
 
 }  // namespace
