@@ -10,7 +10,11 @@ and a JSON report with accuracy, macro-F1 and wall time.
 
 Usage: python/hf_finetune_baseline.py --model models/all-MiniLM-L6-v2 \\
          --train ../shared/data/banking77/train.csv --test ../shared/data/banking77/test.csv \\
-         --out out/baseline-banking77 [--epochs 8 --lr 1e-4 --batch 32 --max-len 64 --threads 2]
+         --out out/baseline-banking77 [--epochs 6 --lr 1e-4 --batch 32 --max-len 128 --threads 2]
+         [--bf16] [--freeze-embeddings]
+
+--bf16 is the Trainer's CPU bfloat16 autocast and --freeze-embeddings keeps the
+word embeddings fixed, as `edgeroute train --bf16 --freeze-embeddings` does.
 """
 import argparse
 import json
@@ -59,10 +63,12 @@ def main() -> int:
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--text-col")
     ap.add_argument("--label-col")
-    ap.add_argument("--epochs", type=float, default=8)
+    ap.add_argument("--epochs", type=float, default=6)
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--max-len", type=int, default=64)
+    ap.add_argument("--max-len", type=int, default=128)
+    ap.add_argument("--bf16", action="store_true")
+    ap.add_argument("--freeze-embeddings", action="store_true")
     ap.add_argument("--val-fraction", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--threads", type=int, default=2)
@@ -96,6 +102,9 @@ def main() -> int:
     model = AutoModelForSequenceClassification.from_pretrained(
         str(args.model), num_labels=len(labels), id2label=dict(enumerate(labels)), label2id=label2id)
 
+    if args.freeze_embeddings:
+        model.base_model.embeddings.word_embeddings.weight.requires_grad_(False)
+
     def metrics(pred):
         p = pred.predictions.argmax(-1)
         return {"accuracy": float((p == pred.label_ids).mean())}
@@ -106,7 +115,7 @@ def main() -> int:
         warmup_steps=int(0.1 * args.epochs * -(-len(train) // args.batch)), lr_scheduler_type="linear", weight_decay=0.01, eval_strategy="epoch",
         save_strategy="epoch", load_best_model_at_end=True, metric_for_best_model="accuracy",
         save_total_limit=1, logging_steps=50, seed=args.seed, report_to=[], dataloader_num_workers=0,
-        use_cpu=True)
+        use_cpu=True, bf16=args.bf16)
     trainer = Trainer(model=model, args=targs, train_dataset=Data(train), eval_dataset=Data(val),
                       data_collator=DataCollatorWithPadding(tok), compute_metrics=metrics)
     t0 = time.time()
@@ -126,7 +135,8 @@ def main() -> int:
     report = {"tool": "hf-trainer", "model": str(args.model), "train": str(args.train), "test": str(args.test),
               "train_rows": len(train), "val_rows": len(val), "test_rows": len(test), "labels": len(labels),
               "epochs": args.epochs, "lr": args.lr, "batch": args.batch, "max_len": args.max_len,
-              "threads": args.threads, "seed": args.seed, "train_wall_s": wall,
+              "threads": args.threads, "seed": args.seed, "bf16": args.bf16,
+              "freeze_embeddings": args.freeze_embeddings, "train_wall_s": wall,
               "test_accuracy": float((p == y).mean()), "test_macro_f1": float(np.mean(f1s)),
               "torch": torch.__version__}
     (args.out / "report.json").write_text(json.dumps(report, indent=1))

@@ -159,9 +159,12 @@ void publish(StagingDir& staged, const fs::path& out, bool out_exists) {
 std::string hf_architecture(Architecture arch, Task task) {
   const std::string base = arch == Architecture::kBert ? "Bert" : "DistilBert";
   switch (task) {
-    case Task::kEncoder: return base + "Model";
-    case Task::kMaskedLm: return base + "ForMaskedLM";
-    case Task::kSequenceClassification: return base + "ForSequenceClassification";
+    case Task::kEncoder:
+      return base + "Model";
+    case Task::kMaskedLm:
+      return base + "ForMaskedLM";
+    case Task::kSequenceClassification:
+      return base + "ForSequenceClassification";
   }
   return base + "Model";
 }
@@ -181,8 +184,7 @@ LoadedModel load_model(const std::string& dir, const LoadOptions& options) {
                                .classifier = tensors.contains("head.out.weight"),
                                .mlm = tensors.contains("mlm.transform.weight")};
   if (present.classifier && config.labels.empty()) {
-    throw Error(weights_path.string() + ": has classifier tensors but " + config_path.string() +
-                " has no id2label");
+    throw Error(weights_path.string() + ": has classifier tensors but " + config_path.string() + " has no id2label");
   }
   modelio::check_tensors(config, file, present);
 
@@ -262,6 +264,8 @@ void save_model(EncoderModelImpl& model, const std::string& out_dir, const SaveO
   config.architectures = {hf_architecture(config.arch, task)};
   if (task != Task::kSequenceClassification) config.labels = modelio::LabelMap();
   nlohmann::json json = modelio::to_hf_json(config);
+  if (!options.config_fields.is_object()) throw Error("save_model: config_fields must be a JSON object");
+  for (const auto& [key, value] : options.config_fields.items()) json[key] = value;
   // Weights are always written as float32, whatever the source stored.
   for (const char* key : {"dtype", "torch_dtype"}) {
     if (json.contains(key)) json[key] = "float32";
@@ -288,6 +292,12 @@ void save_model(EncoderModelImpl& model, const std::string& out_dir, const SaveO
       const std::string bytes = read_file(from);
       write_file_synced(staged.path() / name, bytes);
     }
+  }
+  for (const auto& [name, bytes] : options.extra_files) {
+    if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") {
+      throw Error("save_model: extra file name '" + name + "' must be a plain file name");
+    }
+    write_file_synced(staged.path() / name, bytes);
   }
   sync_directory(staged.path());
   publish(staged, out, out_exists);

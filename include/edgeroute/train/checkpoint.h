@@ -39,7 +39,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "edgeroute/modelio/label_map.h"
 #include "edgeroute/train/modules.h"
@@ -79,6 +82,11 @@ struct SaveOptions {
   std::string tokenizer_dir{};
   // Replace an existing OUT; otherwise an existing OUT is an Error.
   bool overwrite = false;
+  // Fields merged into config.json (e.g. "edgeroute_temperature").
+  nlohmann::json config_fields = nlohmann::json::object();
+  // More files written into OUT with the rest, atomically: {name, bytes}.
+  // Names are plain file names (no directory part).
+  std::vector<std::pair<std::string, std::string>> extra_files{};
 };
 
 // The HF class name a saved checkpoint declares, e.g. "BertForMaskedLM".
