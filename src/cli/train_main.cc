@@ -32,7 +32,10 @@ struct RuntimeOptions {
 };
 
 void add_common_options(CLI::App& sub, RuntimeOptions& runtime, CommonOptions& o) {
-  sub.add_option("--model", o.model_dir, "Hugging Face BERT/DistilBERT directory to start from")->required();
+  o.model_dir = EDGEROUTE_DEFAULT_MODEL;
+  sub.add_option("--model", o.model_dir, "Hugging Face BERT/DistilBERT directory to start from")
+      ->capture_default_str()
+      ->envname("EDGEROUTE_BASE_MODEL");
   sub.add_option("--out", o.out_dir, "output directory (written atomically)")->required();
   sub.add_option("--batch", o.batch, "examples per step")->capture_default_str()->check(CLI::Range(1, 1 << 20));
   sub.add_option("--max-len", o.max_len, "longest input in ids; longer texts are truncated")

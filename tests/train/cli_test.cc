@@ -134,6 +134,7 @@ TEST(TrainCli, HelpListsSubcommands) {
     for (const char* option : {"--threads", "--device", "--resume", "--seed", "--model", "--out"}) {
       EXPECT_TRUE(has(s, option)) << sub << " lacks " << option << "\n" << s.out;
     }
+    EXPECT_TRUE(has(s, "all-MiniLM-L6-v2")) << "the default --model is missing\n" << s.out;
   }
   EXPECT_EQ(run("--version").code, 0);
 }
