@@ -94,14 +94,14 @@ void Progress::update(std::int64_t step, std::int64_t examples, double loss) {
     last_decile_ = decile;
   }
   last_draw_ = now;
-  draw(step, loss, false);
+  draw(step, loss);
 }
 
 void Progress::finish() {
   if (enabled_ && tty_) std::fputc('\n', stderr);
 }
 
-void Progress::draw(std::int64_t step, double loss, bool final) {
+void Progress::draw(std::int64_t step, double loss) {
   const double elapsed = seconds_since(start_);
   const double per_step = step > 0 ? elapsed / static_cast<double>(step) : 0.0;
   const double eta = per_step * static_cast<double>(total_ - step);
@@ -112,8 +112,8 @@ void Progress::draw(std::int64_t step, double loss, bool final) {
   const double rate = elapsed > 0 ? static_cast<double>(examples_) / elapsed : 0.0;
   std::fprintf(stderr, "%s%s [%s] %lld/%lld %3lld%% loss %.4f %.0f ex/s %s %s%s", tty_ ? "\r" : "", label_.c_str(),
                bar.c_str(), static_cast<long long>(step), static_cast<long long>(total_),
-               static_cast<long long>(100 * step / total_), loss, rate, final ? "took" : "ETA",
-               format_duration(final ? elapsed : eta).c_str(), tty_ ? "\x1b[K" : "\n");
+               static_cast<long long>(100 * step / total_), loss, rate, "ETA",
+               format_duration(eta).c_str(), tty_ ? "\x1b[K" : "\n");
   std::fflush(stderr);
 }
 

