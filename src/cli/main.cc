@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   edgeroute::cli::register_compress(app);
   edgeroute::cli::register_bench(app);
   edgeroute::cli::register_eval(app);
+  edgeroute::cli::register_audit(app);
   edgeroute::cli::register_trainer(app);
   return edgeroute::cli::run_app(app, argc, argv, "edgeroute");
 }

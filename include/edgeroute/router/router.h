@@ -1,0 +1,110 @@
+// The edge-first router: one code path for `edgeroute route` (offline) and
+// `edgeroute serve --role edge` (the service).
+//
+// route(): the edge model answers; the policy decides from the edge's
+// numbers (never from the cloud's); an escalation sends the redacted text to
+// the cloud through the resilient client; on any cloud failure the edge
+// answer is returned with degraded = true; the audit row (when an audit
+// writer is attached) is committed before route() returns, so a caller that
+// acknowledges after route() never acknowledges an unrecorded answer.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "edgeroute/common/clock.h"
+#include "edgeroute/engine/classifier.h"
+#include "edgeroute/router/audit.h"
+#include "edgeroute/router/cloud.h"
+#include "edgeroute/router/policy.h"
+#include "edgeroute/text/pii.h"
+
+namespace edgeroute::router {
+
+struct RouteResult {
+  std::string request_id;
+  std::string label;  // the answer
+  double confidence = 0;
+  std::vector<std::pair<std::string, double>> probabilities;  // of the model that answered (may be empty)
+  std::string route;                                          // "edge" | "cloud"
+  Reason reason = Reason::kOptimalEdge;
+  bool degraded = false;
+  Complexity complexity;
+  Signals signals;  // text/label views are not valid after route() returns
+  std::string edge_label;
+  double edge_confidence = 0;
+  std::vector<text::PiiSpan> pii;
+  std::string redacted_text;
+  CloudFailure cloud_failure = CloudFailure::kNone;
+  double cost_usd = 0, cloud_only_cost_usd = 0;
+  double latency_ms = 0, edge_ms = 0, cloud_ms = 0;
+  std::int64_t tokens = 0;
+  bool truncated = false;
+  nlohmann::json to_json() const;
+};
+
+// Running totals for /v1/stats and the route summary: the seed's system
+// stats computed honestly (every query pays the edge price; escalations also
+// the cloud's; the counterfactual is every query at the cloud price).
+class Ledger {
+ public:
+  void record(const RouteResult& r);
+  nlohmann::json stats() const;
+  std::int64_t total() const { return total_.load(); }
+  // Cloud spend in the current clock hour (for the budget rule).
+  double cloud_spend_this_hour(std::int64_t now_us) const;
+  void add_cloud_spend(std::int64_t now_us, double usd);
+
+ private:
+  std::atomic<std::int64_t> total_{0}, edge_{0}, cloud_{0}, degraded_{0};
+  std::array<std::atomic<std::int64_t>, kReasonCount> reasons_{};
+  mutable std::mutex mu_;
+  double cost_ = 0, cloud_only_ = 0, latency_ms_sum_ = 0;
+  std::int64_t first_us_ = 0, last_us_ = 0;
+  std::int64_t hour_ = -1;
+  double hour_spend_ = 0;
+};
+
+struct RouterParts {
+  const engine::Classifier* edge = nullptr;  // required
+  Policy policy;
+  ResilientCloud* cloud = nullptr;  // optional: without it escalations answer on the edge (edge_only)
+  AuditWriter* audit = nullptr;     // optional
+  std::string audit_key;            // HMAC key for the text hash (required with audit)
+  std::string node = "edge-1";
+  const Clock* clock = &SystemClock::instance();
+};
+
+class Router {
+ public:
+  explicit Router(RouterParts parts);
+  // Classifies and routes one text. Throws edgeroute::Error on input the edge
+  // model refuses (e.g. invalid UTF-8) and when the audit commit fails (the
+  // answer must then not be acknowledged).
+  RouteResult route(const std::string& request_id, std::string_view text, engine::Session& session);
+  const Policy& policy() const { return parts_.policy; }
+  const engine::Classifier& edge() const { return *parts_.edge; }
+  Ledger& ledger() { return ledger_; }
+  const Ledger& ledger() const { return ledger_; }
+  ResilientCloud* cloud() const { return parts_.cloud; }
+  AuditWriter* audit() const { return parts_.audit; }
+
+ private:
+  RouterParts parts_;
+  text::PiiDetector pii_;
+  Ledger ledger_;
+};
+
+// A request id: 16 random bytes as 32 hex characters.
+std::string new_request_id();
+
+}  // namespace edgeroute::router

@@ -1,0 +1,245 @@
+// The edge-first router: edge answer, policy decision, redacted escalation,
+// degraded fallback, cost ledger and the audit row, in that order.
+#include "edgeroute/router/router.h"
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <random>
+
+#include "edgeroute/common/error.h"
+
+namespace edgeroute::router {
+
+namespace {
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+text::PiiOptions pii_options(const Policy& p) {
+  text::PiiOptions o;
+  o.account_patterns = p.account_patterns;
+  return o;
+}
+
+}  // namespace
+
+std::string new_request_id() {
+  thread_local std::mt19937_64 rng = [] {
+    std::random_device rd;
+    std::seed_seq seq{rd(), rd(), rd(), rd()};
+    return std::mt19937_64(seq);
+  }();
+  char buf[33];
+  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(rng()),
+                static_cast<unsigned long long>(rng()));
+  return buf;
+}
+
+nlohmann::json RouteResult::to_json() const {
+  nlohmann::json probs = nlohmann::json::object();
+  for (const auto& [l, p] : probabilities) probs[l] = p;
+  nlohmann::json pii_kinds = nlohmann::json::array();
+  for (const text::PiiSpan& s : pii) pii_kinds.push_back(std::string(text::to_string(s.kind)));
+  nlohmann::json j = {
+      {"request_id", request_id},
+      {"label", label},
+      {"confidence", confidence},
+      {"probabilities", std::move(probs)},
+      {"route", route},
+      {"reason", std::string(to_string(reason))},
+      {"degraded", degraded},
+      {"edge",
+       {{"label", edge_label},
+        {"confidence", edge_confidence},
+        {"margin", signals.margin},
+        {"entropy", signals.entropy},
+        {"energy", signals.energy},
+        {"tokens", tokens},
+        {"truncated", truncated}}},
+      {"complexity",
+       {{"score", complexity.score},
+        {"length", complexity.length},
+        {"syntax", complexity.syntax},
+        {"uncertainty", complexity.uncertainty},
+        {"emotion", complexity.emotion}}},
+      {"pii", std::move(pii_kinds)},
+      {"cost_usd", cost_usd},
+      {"cloud_only_cost_usd", cloud_only_cost_usd},
+      {"latency_ms", latency_ms},
+      {"edge_ms", edge_ms},
+      {"cloud_ms", cloud_ms},
+  };
+  if (cloud_failure != CloudFailure::kNone) j["cloud_failure"] = std::string(to_string(cloud_failure));
+  return j;
+}
+
+void Ledger::record(const RouteResult& r) {
+  ++total_;
+  ++(r.route == "cloud" ? cloud_ : edge_);
+  if (r.degraded) ++degraded_;
+  ++reasons_[static_cast<std::size_t>(r.reason)];
+  const std::int64_t now =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  std::lock_guard<std::mutex> lock(mu_);
+  cost_ += r.cost_usd;
+  cloud_only_ += r.cloud_only_cost_usd;
+  latency_ms_sum_ += r.latency_ms;
+  if (first_us_ == 0) first_us_ = now;
+  last_us_ = now;
+}
+
+double Ledger::cloud_spend_this_hour(std::int64_t now_us) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return now_us / 3'600'000'000LL == hour_ ? hour_spend_ : 0.0;
+}
+
+void Ledger::add_cloud_spend(std::int64_t now_us, double usd) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::int64_t h = now_us / 3'600'000'000LL;
+  if (h != hour_) {
+    hour_ = h;
+    hour_spend_ = 0;
+  }
+  hour_spend_ += usd;
+}
+
+nlohmann::json Ledger::stats() const {
+  const std::int64_t n = total_.load();
+  nlohmann::json reasons = nlohmann::json::object();
+  for (const Reason r : all_reasons())
+    reasons[std::string(to_string(r))] = reasons_[static_cast<std::size_t>(r)].load();
+  std::lock_guard<std::mutex> lock(mu_);
+  const double dn = n > 0 ? static_cast<double>(n) : 1.0;
+  const double span_s = static_cast<double>(last_us_ - first_us_) / 1e6;
+  nlohmann::json j = {
+      {"total_queries", n},
+      {"edge_queries", edge_.load()},
+      {"cloud_queries", cloud_.load()},
+      {"degraded", degraded_.load()},
+      {"edge_utilization", static_cast<double>(edge_.load()) / dn},
+      {"cloud_utilization", static_cast<double>(cloud_.load()) / dn},
+      {"total_cost_usd", cost_},
+      {"cost_per_query_usd", cost_ / dn},
+      {"cloud_only_cost_usd", cloud_only_},
+      {"savings", cloud_only_ > 0 ? 1.0 - cost_ / cloud_only_ : 0.0},
+      {"mean_latency_ms", latency_ms_sum_ / dn},
+      {"span_seconds", span_s},
+      {"reasons", std::move(reasons)},
+  };
+  // Projected from the observed span (not the seed's savings * 30).
+  if (span_s >= 1.0) {
+    const double per_day = (cloud_only_ - cost_) * 86400.0 / span_s;
+    j["projected_savings_usd_per_day"] = per_day;
+    j["projected_savings_usd_per_30_days"] = per_day * 30;
+  }
+  return j;
+}
+
+Router::Router(RouterParts parts) : parts_(std::move(parts)), pii_(pii_options(parts_.policy)) {
+  if (parts_.edge == nullptr) throw Error("router: no edge model");
+  if (parts_.audit != nullptr && parts_.audit_key.empty()) throw Error("router: an audit log needs a key");
+}
+
+RouteResult Router::route(const std::string& request_id, std::string_view text, engine::Session& session) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const Policy& policy = parts_.policy;
+  const engine::Classifier& edge = *parts_.edge;
+  RouteResult r;
+  r.request_id = request_id;
+
+  std::vector<engine::Prediction> preds;
+  edge.classify(std::span(&text, 1), session, preds);
+  const engine::Prediction& p = preds.front();
+  r.edge_ms = ms_since(t0);
+  const auto& names = edge.labels().names();
+  r.edge_label = names[static_cast<std::size_t>(p.label)];
+  r.edge_confidence = p.confidence;
+  r.tokens = p.tokens;
+  r.truncated = p.truncated;
+
+  text::PiiDetector::Redacted red = pii_.redact(text);
+  r.pii = std::move(red.spans);
+  r.redacted_text = std::move(red.text);
+
+  Signals& s = r.signals;
+  s.text = text;
+  s.label = r.edge_label;
+  s.pii_found = !r.pii.empty();
+  fill_signals(s, p.probabilities, p.logits, edge.temperature());
+  const Decision d = decide(policy, s);
+  r.complexity = d.complexity;
+  r.reason = d.reason;
+
+  r.route = "edge";
+  r.label = r.edge_label;
+  r.confidence = p.confidence;
+  for (std::size_t i = 0; i < p.probabilities.size(); ++i) r.probabilities.emplace_back(names[i], p.probabilities[i]);
+  r.cost_usd = policy.prices.edge_usd;
+  r.cloud_only_cost_usd = policy.prices.cloud_usd;
+
+  if (d.escalate) {
+    const std::int64_t now_us = parts_.clock->unix_micros();
+    if (parts_.cloud == nullptr) {
+      r.reason = Reason::kEdgeOnly;
+    } else if (policy.cloud_budget_usd_per_hour > 0 &&
+               ledger_.cloud_spend_this_hour(now_us) + policy.prices.cloud_usd > policy.cloud_budget_usd_per_hour) {
+      r.reason = Reason::kCloudBudgetExhausted;
+    } else {
+      const auto c0 = std::chrono::steady_clock::now();
+      const CloudOutcome out = parts_.cloud->call(request_id, r.redacted_text);
+      r.cloud_ms = ms_since(c0);
+      if (out.ok) {
+        r.route = "cloud";
+        r.label = out.answer.label;
+        r.confidence = out.answer.confidence;
+        r.probabilities = out.answer.probabilities;
+        const double cloud_cost = out.answer.cost_usd >= 0 ? out.answer.cost_usd : policy.prices.cloud_usd;
+        r.cost_usd += cloud_cost;
+        ledger_.add_cloud_spend(now_us, cloud_cost);
+      } else {
+        r.degraded = true;
+        r.cloud_failure = out.failure;
+        r.reason = Reason::kCloudUnavailable;
+      }
+    }
+  }
+  r.latency_ms = ms_since(t0);
+
+  if (parts_.audit != nullptr) {
+    AuditRecord a;
+    a.ts_us = parts_.clock->unix_micros();
+    a.request_id = request_id;
+    a.node = parts_.node;
+    a.text_hash = audit_text_hash(parts_.audit_key, text);
+    a.redacted_text = r.redacted_text;
+    a.label = r.label;
+    a.confidence = r.confidence;
+    a.route = r.route;
+    a.reason = std::string(to_string(r.reason));
+    a.degraded = r.degraded;
+    a.cost_usd = r.cost_usd;
+    a.cloud_only_cost_usd = r.cloud_only_cost_usd;
+    a.latency_ms = r.latency_ms;
+    a.edge_label = r.edge_label;
+    a.edge_confidence = r.edge_confidence;
+    nlohmann::json details = {{"complexity", r.complexity.score},
+                              {"margin", s.margin},
+                              {"entropy", s.entropy},
+                              {"energy", s.energy},
+                              {"tokens", r.tokens},
+                              {"edge_ms", r.edge_ms},
+                              {"cloud_ms", r.cloud_ms}};
+    if (r.cloud_failure != CloudFailure::kNone) details["cloud_failure"] = std::string(to_string(r.cloud_failure));
+    a.details_json = details.dump();
+    parts_.audit->write(std::move(a));
+  }
+  ledger_.record(r);
+  s.text = {};
+  s.label = {};
+  return r;
+}
+
+}  // namespace edgeroute::router
