@@ -16,6 +16,8 @@ void register_bench(CLI::App& app);
 void register_compress(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_audit(CLI::App& app);
+void register_corpus(CLI::App& app);
+void register_load(CLI::App& app);
 
 // `dapt` and `train` run in edgeroute-train, the separate binary that links
 // libtorch. register_trainer lists them in --help; main() hands the command

@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   edgeroute::cli::register_bench(app);
   edgeroute::cli::register_eval(app);
   edgeroute::cli::register_audit(app);
+  edgeroute::cli::register_corpus(app);
+  edgeroute::cli::register_load(app);
   edgeroute::cli::register_trainer(app);
   return edgeroute::cli::run_app(app, argc, argv, "edgeroute");
 }
