@@ -14,7 +14,7 @@ CMAKE_ARGS ?=
 all: build
 
 help:
-	@echo "make demo           set up, build and run what the pipeline has so far"
+	@echo "make demo           set up, build, then the whole pipeline: corpus, dapt, train, compress, calibrate, serve"
 	@echo "make test           set up, build, run every test, then the unit tests under ASan+UBSan"
 	@echo "make build          set up and build ./$(BUILD)/bin/edgeroute (+ edgeroute-train with libtorch)"
 	@echo "make test-unit      the unit tests only (about a minute)"
@@ -47,7 +47,7 @@ test-sanitize: build-asan
 	  ctest --test-dir $(BUILD_ASAN) -j $(JOBS) -L unit --output-on-failure
 
 demo: build
-	@scripts/demo.sh $(BUILD)/bin/edgeroute
+	@scripts/demo.sh $(BUILD)/bin
 
 format:
 	git ls-files '*.cc' '*.h' | xargs clang-format -i

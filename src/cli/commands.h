@@ -18,6 +18,9 @@ void register_eval(CLI::App& app);
 void register_audit(CLI::App& app);
 void register_corpus(CLI::App& app);
 void register_load(CLI::App& app);
+void register_serve(CLI::App& app);
+void register_route(CLI::App& app);
+void register_calibrate(CLI::App& app);
 
 // `dapt` and `train` run in edgeroute-train, the separate binary that links
 // libtorch. register_trainer lists them in --help; main() hands the command

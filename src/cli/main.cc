@@ -24,6 +24,9 @@ int main(int argc, char** argv) {
   edgeroute::cli::register_audit(app);
   edgeroute::cli::register_corpus(app);
   edgeroute::cli::register_load(app);
+  edgeroute::cli::register_calibrate(app);
+  edgeroute::cli::register_route(app);
+  edgeroute::cli::register_serve(app);
   edgeroute::cli::register_trainer(app);
   return edgeroute::cli::run_app(app, argc, argv, "edgeroute");
 }

@@ -1,0 +1,39 @@
+// Shared by `edgeroute serve`, `route` and `calibrate`: loading the edge
+// model, the policy, the cloud backend and the audit log from command-line
+// options, with errors that name the option and the file.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "edgeroute/engine/classifier.h"
+#include "edgeroute/router/audit.h"
+#include "edgeroute/router/cloud.h"
+#include "edgeroute/router/policy.h"
+
+namespace edgeroute::cli {
+
+struct CloudFlags {
+  std::string url;
+  std::string token_file;
+  std::string vocab_dir;  // KServe tokenizer (default: the edge model's directory when it is one)
+  std::string model = "gpt-4o-mini";
+  int deadline_ms = 1500;
+  int breaker_failures = 5;
+  int breaker_wait_ms = 5000;
+  std::size_t max_in_flight = 64;
+};
+
+void add_cloud_flags(CLI::App& cmd, CloudFlags& f);
+
+// Reads a secret from a file, trimming one trailing newline. Empty path: "".
+std::string read_secret(const std::string& path, const std::string& option);
+
+std::unique_ptr<router::ResilientCloud> make_cloud(const CloudFlags& f, const engine::Classifier& edge,
+                                                   const std::string& edge_model_path);
+
+router::Policy load_policy(const std::string& path);  // empty: the defaults
+
+}  // namespace edgeroute::cli

@@ -1,0 +1,506 @@
+// The HTTP service (edge and cloud roles) on cpp-httplib.
+#include "edgeroute/server/service.h"
+
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <string_view>
+#include <thread>
+
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+
+#include "edgeroute/common/error.h"
+#include "edgeroute/monitor/metrics.h"
+#include "edgeroute/text/utf8.h"
+
+namespace edgeroute::server {
+
+namespace {
+
+using nlohmann::json;
+
+// A request refused for a reason the client can act on.
+struct HttpError {
+  int status;
+  std::string code, message;
+};
+
+// Maximum nesting of objects/arrays, scanning outside strings.
+int json_depth(std::string_view body) {
+  int depth = 0, max_depth = 0;
+  bool in_string = false, escaped = false;
+  for (const char c : body) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      max_depth = std::max(max_depth, ++depth);
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return max_depth;
+}
+
+std::size_t code_points(std::string_view s) {
+  std::size_t n = 0;
+  for (const char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+  return n;
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+// At most `workers` requests run inference at once; up to max_queue wait.
+class Gate {
+ public:
+  Gate(std::size_t workers, std::size_t max_queue) : workers_(workers), max_queue_(max_queue) {}
+  bool enter() {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (active_ < workers_) {
+      ++active_;
+      return true;
+    }
+    if (waiting_ >= max_queue_) return false;
+    ++waiting_;
+    cv_.wait(lock, [&] { return active_ < workers_; });
+    --waiting_;
+    ++active_;
+    return true;
+  }
+  void leave() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      --active_;
+    }
+    cv_.notify_one();
+  }
+  std::size_t waiting() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return waiting_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::size_t workers_, max_queue_, active_ = 0, waiting_ = 0;
+};
+
+}  // namespace
+
+struct Service::Impl {
+  ServiceOptions o;
+  const engine::Classifier& model;
+  router::Router* router;
+  Service& self;
+  httplib::Server http;
+  Gate gate;
+  std::atomic<bool> draining{false};
+  std::atomic<std::int64_t> in_flight{0};
+  std::mutex drain_mu;
+  std::condition_variable drain_cv;
+
+  monitor::Registry metrics;
+  monitor::Family& http_requests;
+  monitor::Family& http_seconds;
+  monitor::Family& answers;
+  monitor::Family& answer_seconds;
+  monitor::Family& degraded;
+  monitor::Family& cost;
+  monitor::Family& cloud_only_cost;
+  monitor::Family& shed;
+  monitor::Family& inflight_gauge;
+  monitor::Family& ready_gauge;
+  monitor::Family& queue_gauge;
+  monitor::Family& cloud_calls;
+  monitor::Family& breaker_state;
+  monitor::Family& breaker_transitions;
+  monitor::Family& cloud_inflight;
+  monitor::Family& cloud_retries;
+  monitor::Family& audit_commits;
+  monitor::Family& audit_records;
+  monitor::Family& audit_seconds;
+  monitor::Family& audit_failures;
+
+  Impl(ServiceOptions options, const engine::Classifier& m, router::Router* r, Service& s)
+      : o(std::move(options)),
+        model(m),
+        router(r),
+        self(s),
+        gate(o.workers, o.max_queue),
+        http_requests(metrics.counter("edgeroute_http_requests_total", "HTTP requests by endpoint and status code",
+                                      {"endpoint", "code"})),
+        http_seconds(metrics.histogram("edgeroute_http_request_duration_seconds", "HTTP request duration by endpoint",
+                                       monitor::latency_buckets(), {"endpoint"})),
+        answers(metrics.counter("edgeroute_answers_total", "Answers by route and reason", {"route", "reason"})),
+        answer_seconds(metrics.histogram("edgeroute_answer_duration_seconds",
+                                         "End-to-end time of one routed answer by route", monitor::latency_buckets(),
+                                         {"route"})),
+        degraded(metrics.counter("edgeroute_degraded_answers_total", "Edge answers returned because the cloud failed")),
+        cost(metrics.counter("edgeroute_cost_usd_total", "Inference cost of the answers (edge + cloud)")),
+        cloud_only_cost(
+            metrics.counter("edgeroute_cloud_only_cost_usd_total", "What the same answers would have cost cloud-only")),
+        shed(metrics.counter("edgeroute_requests_shed_total", "Requests refused with 503 because the queue was full")),
+        inflight_gauge(metrics.gauge("edgeroute_requests_in_flight", "Classify requests being served")),
+        ready_gauge(metrics.gauge("edgeroute_ready", "1 when the service accepts traffic")),
+        queue_gauge(metrics.gauge("edgeroute_queue_waiting", "Requests waiting for an inference worker")),
+        cloud_calls(metrics.counter("edgeroute_cloud_calls_total", "Cloud escalations by outcome", {"outcome"})),
+        breaker_state(metrics.gauge("edgeroute_cloud_breaker_state", "1 for the breaker's current state", {"state"})),
+        breaker_transitions(metrics.counter("edgeroute_cloud_breaker_transitions_total",
+                                            "Circuit breaker transitions by target state", {"to"})),
+        cloud_inflight(metrics.gauge("edgeroute_cloud_in_flight", "Cloud calls in flight")),
+        cloud_retries(metrics.counter("edgeroute_cloud_retries_total", "Second attempts sent to the cloud")),
+        audit_commits(metrics.counter("edgeroute_audit_commits_total", "Audit group commits")),
+        audit_records(metrics.counter("edgeroute_audit_records_total", "Audit rows committed")),
+        audit_seconds(metrics.counter("edgeroute_audit_commit_seconds_total", "Time spent in audit commits")),
+        audit_failures(metrics.counter("edgeroute_audit_failed_commits_total", "Audit commits that failed")) {
+    for (const router::Reason reason : router::all_reasons()) {
+      const std::string rs(router::to_string(reason));
+      answers.with({router::escalates(reason) ? "cloud" : "edge", rs});
+    }
+    metrics.on_collect([this] { collect(); });
+  }
+
+  void collect() {
+    inflight_gauge.set({}, static_cast<double>(in_flight.load()));
+    ready_gauge.set({}, self.ready() ? 1 : 0);
+    queue_gauge.set({}, static_cast<double>(gate.waiting()));
+    if (router != nullptr && router->cloud() != nullptr) {
+      const router::CloudStats st = router->cloud()->stats();
+      cloud_calls.set({"ok"}, static_cast<double>(st.successes));
+      for (std::size_t k = 1; k < router::kCloudFailureCount; ++k) {
+        cloud_calls.set({std::string(router::to_string(static_cast<router::CloudFailure>(k)))},
+                        static_cast<double>(st.failures_by_kind[k]));
+      }
+      for (const auto s :
+           {router::BreakerState::kClosed, router::BreakerState::kOpen, router::BreakerState::kHalfOpen}) {
+        breaker_state.set({std::string(router::to_string(s))}, st.state == s ? 1 : 0);
+      }
+      breaker_transitions.set({"open"}, static_cast<double>(st.transitions_to_open));
+      breaker_transitions.set({"half_open"}, static_cast<double>(st.transitions_to_half_open));
+      breaker_transitions.set({"closed"}, static_cast<double>(st.transitions_to_closed));
+      cloud_inflight.set({}, static_cast<double>(st.in_flight));
+      cloud_retries.set({}, static_cast<double>(st.retries));
+    }
+    if (router != nullptr && router->audit() != nullptr) {
+      const router::AuditWriterStats st = router->audit()->stats();
+      audit_commits.set({}, static_cast<double>(st.commits));
+      audit_records.set({}, static_cast<double>(st.records));
+      audit_seconds.set({}, st.commit_seconds_sum);
+      audit_failures.set({}, static_cast<double>(st.failed_commits));
+    }
+  }
+
+  static void reply(httplib::Response& res, int status, const json& body) {
+    res.status = status;
+    res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+  }
+  static void reply_error(httplib::Response& res, const HttpError& e) {
+    reply(res, e.status, {{"error", {{"code", e.code}, {"message", e.message}}}});
+  }
+
+  void authorize(const httplib::Request& req) const {
+    if (o.token.empty()) return;
+    const std::string h = req.get_header_value("Authorization");
+    constexpr std::string_view kBearer = "Bearer ";
+    if (h.size() <= kBearer.size() || h.compare(0, kBearer.size(), kBearer) != 0 ||
+        !constant_time_equal(std::string_view(h).substr(kBearer.size()), o.token)) {
+      throw HttpError{401, "unauthorized", "a valid bearer token is required"};
+    }
+  }
+
+  json parse_body(const httplib::Request& req) const {
+    if (req.body.size() > o.max_body_bytes) {
+      throw HttpError{413, "body_too_large", "the body exceeds " + std::to_string(o.max_body_bytes) + " bytes"};
+    }
+    const std::string ct = req.get_header_value("Content-Type");
+    if (!ct.empty() && ct.find("application/json") == std::string::npos) {
+      throw HttpError{415, "unsupported_media_type", "send Content-Type: application/json"};
+    }
+    if (json_depth(req.body) > o.max_json_depth) {
+      throw HttpError{400, "too_deep", "JSON nesting deeper than " + std::to_string(o.max_json_depth)};
+    }
+    json j = json::parse(req.body, nullptr, false);
+    if (j.is_discarded()) throw HttpError{400, "invalid_json", "the body is not valid JSON (or not valid UTF-8)"};
+    if (!j.is_object()) throw HttpError{400, "invalid_request", "the body must be a JSON object"};
+    return j;
+  }
+
+  std::string text_field(const json& v, const std::string& where) const {
+    if (!v.is_string()) throw HttpError{400, "invalid_request", where + " must be a string"};
+    std::string t = v.get<std::string>();
+    if (text::find_invalid_utf8(t)) throw HttpError{400, "invalid_utf8", where + " is not valid UTF-8"};
+    if (t.empty()) throw HttpError{400, "invalid_request", where + " must not be empty"};
+    if (code_points(t) > o.max_text_code_points) {
+      throw HttpError{413, "text_too_long",
+                      where + " is longer than " + std::to_string(o.max_text_code_points) + " code points"};
+    }
+    return t;
+  }
+
+  std::string request_id_of(const json& body) const {
+    if (!body.contains("request_id")) return router::new_request_id();
+    const json& v = body["request_id"];
+    if (!v.is_string() || v.get<std::string>().empty() || v.get<std::string>().size() > 128) {
+      throw HttpError{400, "invalid_request", "request_id must be a non-empty string of at most 128 bytes"};
+    }
+    return v.get<std::string>();
+  }
+
+  // RAII for the in-flight count and the worker gate.
+  struct Admission {
+    Impl& impl;
+    explicit Admission(Impl& i) : impl(i) {
+      ++impl.in_flight;
+      if (impl.draining.load()) {
+        done();
+        throw HttpError{503, "draining", "the service is shutting down"};
+      }
+      if (!impl.gate.enter()) {
+        done();
+        impl.shed.inc({});
+        throw HttpError{503, "overloaded", "the request queue is full; retry later"};
+      }
+    }
+    ~Admission() {
+      impl.gate.leave();
+      done();
+    }
+    Admission(const Admission&) = delete;
+    Admission& operator=(const Admission&) = delete;
+    void done() {
+      if (--impl.in_flight == 0) {
+        std::lock_guard<std::mutex> lock(impl.drain_mu);
+        impl.drain_cv.notify_all();
+      }
+    }
+  };
+
+  json answer(const std::string& request_id, const std::string& text) {
+    thread_local engine::Session session;
+    const auto t0 = std::chrono::steady_clock::now();
+    if (o.role == Role::kCloud) {
+      std::vector<engine::Prediction> preds;
+      const std::string_view v = text;
+      model.classify(std::span(&v, 1), session, preds);
+      const engine::Prediction& p = preds.front();
+      json probs = json::object();
+      const auto& names = model.labels().names();
+      for (std::size_t i = 0; i < p.probabilities.size(); ++i) probs[names[i]] = p.probabilities[i];
+      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      answers.inc({"cloud_model", "cloud_role"});
+      answer_seconds.observe({"cloud_model"}, ms / 1000.0);
+      return {{"request_id", request_id},   {"label", names[static_cast<std::size_t>(p.label)]},
+              {"confidence", p.confidence}, {"probabilities", std::move(probs)},
+              {"route", "cloud_model"},     {"latency_ms", ms}};
+    }
+    router::RouteResult r;
+    try {
+      r = router->route(request_id, text, session);
+    } catch (const Error& e) {
+      // The edge model refused the text, or the audit commit failed: either
+      // way nothing is acknowledged.
+      std::fprintf(stderr, "edgeroute serve: request %s not answered: %s\n", request_id.c_str(), e.what());
+      throw HttpError{503, "unavailable", std::string("the answer could not be recorded: ") + e.what()};
+    }
+    answers.inc({r.route, std::string(router::to_string(r.reason))});
+    answer_seconds.observe({r.route}, r.latency_ms / 1000.0);
+    if (r.degraded) degraded.inc({});
+    cost.inc({}, r.cost_usd);
+    cloud_only_cost.inc({}, r.cloud_only_cost_usd);
+    return r.to_json();
+  }
+
+  template <typename Fn>
+  void handle(const std::string& endpoint, const httplib::Request& req, httplib::Response& res, Fn fn) {
+    const auto t0 = std::chrono::steady_clock::now();
+    try {
+      fn();
+    } catch (const HttpError& e) {
+      reply_error(res, e);
+      if (e.status == 503) res.set_header("Retry-After", "1");
+    } catch (const std::exception& e) {
+      reply_error(res, {500, "internal", e.what()});
+    }
+    (void)req;
+    http_requests.inc({endpoint, std::to_string(res.status)});
+    http_seconds.observe({endpoint}, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+
+  void routes() {
+    http.Post("/v1/classify", [this](const httplib::Request& req, httplib::Response& res) {
+      handle("classify", req, res, [&] {
+        authorize(req);
+        const json body = parse_body(req);
+        if (!body.contains("text")) throw HttpError{400, "invalid_request", "missing field \"text\""};
+        const std::string text = text_field(body["text"], "text");
+        const std::string id = request_id_of(body);
+        Admission adm(*this);
+        reply(res, 200, answer(id, text));
+      });
+    });
+    http.Post("/v1/classify/batch", [this](const httplib::Request& req, httplib::Response& res) {
+      handle("classify_batch", req, res, [&] {
+        authorize(req);
+        const json body = parse_body(req);
+        if (!body.contains("texts") || !body["texts"].is_array()) {
+          throw HttpError{400, "invalid_request", "missing array field \"texts\""};
+        }
+        const json& texts = body["texts"];
+        if (texts.empty()) throw HttpError{400, "invalid_request", "\"texts\" is empty"};
+        if (texts.size() > o.max_batch) {
+          throw HttpError{413, "batch_too_large", "at most " + std::to_string(o.max_batch) + " texts per batch"};
+        }
+        std::vector<std::string> items;
+        for (std::size_t i = 0; i < texts.size(); ++i)
+          items.push_back(text_field(texts[i], "texts[" + std::to_string(i) + "]"));
+        Admission adm(*this);
+        json results = json::array();
+        for (const std::string& t : items) results.push_back(answer(router::new_request_id(), t));
+        reply(res, 200, {{"results", std::move(results)}});
+      });
+    });
+    http.Post("/v1/feedback", [this](const httplib::Request& req, httplib::Response& res) {
+      handle("feedback", req, res, [&] {
+        authorize(req);
+        if (o.role != Role::kEdge || router == nullptr || router->audit() == nullptr) {
+          throw HttpError{409, "no_audit", "feedback needs an edge node with an audit log (--audit)"};
+        }
+        const json body = parse_body(req);
+        if (!body.contains("request_id") || !body["request_id"].is_string()) {
+          throw HttpError{400, "invalid_request", "missing string field \"request_id\""};
+        }
+        if (!body.contains("label") || !body["label"].is_string()) {
+          throw HttpError{400, "invalid_request", "missing string field \"label\""};
+        }
+        const std::string id = body["request_id"].get<std::string>();
+        const std::string label = body["label"].get<std::string>();
+        if (!model.labels().id(label)) throw HttpError{400, "unknown_label", "'" + label + "' is not a known label"};
+        Admission adm(*this);
+        router::AuditSink& sink = router->audit()->sink();
+        if (!sink.find(id)) throw HttpError{404, "unknown_request", "no answer with request_id '" + id + "'"};
+        router::Feedback f;
+        f.request_id = id;
+        f.label = label;
+        f.ts_us = SystemClock::instance().unix_micros();
+        sink.append_feedback(f);
+        reply(res, 200, {{"request_id", id}, {"label", label}, {"recorded", true}});
+      });
+    });
+    http.Get("/v1/stats", [this](const httplib::Request& req, httplib::Response& res) {
+      handle("stats", req, res, [&] {
+        authorize(req);
+        json j = router != nullptr ? router->ledger().stats() : json::object();
+        j["role"] = o.role == Role::kEdge ? "edge" : "cloud";
+        j["node"] = o.node;
+        if (router != nullptr && router->cloud() != nullptr) {
+          const router::CloudStats st = router->cloud()->stats();
+          j["cloud"] = {{"backend", router->cloud()->backend().describe()},
+                        {"breaker", std::string(router::to_string(st.state))},
+                        {"calls", st.calls},
+                        {"successes", st.successes},
+                        {"retries", st.retries}};
+        }
+        reply(res, 200, j);
+      });
+    });
+    http.Get("/healthz", [this](const httplib::Request& req, httplib::Response& res) {
+      handle("healthz", req, res, [&] { reply(res, 200, {{"status", "ok"}}); });
+    });
+    http.Get("/readyz", [this](const httplib::Request& req, httplib::Response& res) {
+      handle("readyz", req, res, [&] {
+        if (!self.ready()) throw HttpError{503, "not_ready", draining ? "draining" : "starting"};
+        reply(res, 200, {{"status", "ready"}});
+      });
+    });
+    http.Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) {
+      handle("metrics", req, res, [&] {
+        authorize(req);
+        res.status = 200;
+        res.set_content(metrics.render(), "text/plain; version=0.0.4");
+      });
+    });
+    // Errors httplib produces itself (unknown path, body over the limit)
+    // get a JSON body too.
+    http.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+      if (!res.body.empty()) return;
+      std::string code = "bad_request", message = "the request could not be parsed";
+      if (res.status == 404) {
+        code = "not_found";
+        message = "no such endpoint";
+      } else if (res.status == 413) {
+        code = "body_too_large";
+        message = "the body exceeds the size limit";
+      } else if (res.status == 405) {
+        code = "method_not_allowed";
+        message = "method not allowed on this endpoint";
+      }
+      reply(res, res.status, {{"error", {{"code", code}, {"message", message}}}});
+    });
+  }
+};
+
+Service::Service(ServiceOptions options, const engine::Classifier& model, router::Router* router)
+    : impl_(std::make_unique<Impl>(std::move(options), model, router, *this)) {
+  if (impl_->o.role == Role::kEdge && router == nullptr) throw Error("serve: the edge role needs a router");
+  if (impl_->o.workers == 0) throw Error("serve: --workers must be at least 1");
+  const std::size_t threads = std::max<std::size_t>(impl_->o.max_connections, impl_->o.workers + 1);
+  impl_->http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  impl_->http.set_payload_max_length(impl_->o.max_body_bytes);
+  impl_->http.set_keep_alive_max_count(100000);
+  impl_->http.set_tcp_nodelay(true);
+  impl_->http.set_read_timeout(30, 0);
+  impl_->routes();
+}
+
+Service::~Service() = default;
+
+int Service::bind() {
+  Impl& m = *impl_;
+  if (m.o.port == 0) {
+    port_ = m.http.bind_to_any_port(m.o.host);
+  } else {
+    port_ = m.http.bind_to_port(m.o.host, m.o.port) ? m.o.port : -1;
+  }
+  if (port_ <= 0) throw Error("serve: cannot listen on " + m.o.host + ":" + std::to_string(m.o.port));
+  return port_;
+}
+
+void Service::run() {
+  ready_ = true;
+  impl_->http.listen_after_bind();
+  ready_ = false;
+}
+
+void Service::drain() {
+  Impl& m = *impl_;
+  ready_ = false;
+  m.draining = true;
+  {
+    std::unique_lock<std::mutex> lock(m.drain_mu);
+    m.drain_cv.wait_for(lock, m.o.drain_timeout, [&] { return m.in_flight.load() == 0; });
+  }
+  m.http.stop();
+}
+
+void Service::stop() {
+  ready_ = false;
+  impl_->http.stop();
+}
+
+}  // namespace edgeroute::server

@@ -1,0 +1,380 @@
+// The HTTP service on loopback, in process: protocol, input limits, auth,
+// routing to a real cloud-role service, degraded answers when the cloud is
+// down, breaker transitions in /metrics, load shedding, feedback and the
+// audit row count.
+#include <atomic>
+#include <filesystem>
+#include <future>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+
+#include "edgeroute/router/audit.h"
+#include "edgeroute/router/router.h"
+#include "edgeroute/server/service.h"
+#include "peers/fake_cloud_servers.h"
+#include "tiny_classifier.h"
+
+namespace edgeroute::server {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const engine::Classifier& tiny_model(engine::Precision precision) {
+  static const std::string dir =
+      test::write_tiny_classifier((fs::path(EDGEROUTE_TEST_BINARY_DIR) / "scratch" / "tiny-cls").string());
+  static const engine::Classifier int8 = [] {
+    engine::ClassifierOptions o;
+    o.precision = engine::Precision::kInt8;
+    return engine::Classifier::load(dir, o);
+  }();
+  static const engine::Classifier fp32 = [] {
+    engine::ClassifierOptions o;
+    o.precision = engine::Precision::kFp32;
+    return engine::Classifier::load(dir, o);
+  }();
+  return precision == engine::Precision::kInt8 ? int8 : fp32;
+}
+
+// A Service running on its own thread on a free loopback port.
+class Running {
+ public:
+  Running(ServiceOptions o, const engine::Classifier& model, router::Router* router)
+      : service_(std::move(o), model, router) {
+    port_ = service_.bind();
+    thread_ = std::thread([this] { service_.run(); });
+    httplib::Client c("127.0.0.1", port_);
+    for (int i = 0; i < 500 && !c.Get("/healthz"); ++i) std::this_thread::yield();
+  }
+  ~Running() {
+    service_.stop();
+    thread_.join();
+  }
+  int port() const { return port_; }
+  Service& service() { return service_; }
+
+ private:
+  Service service_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+struct Reply {
+  int status = 0;
+  json body;
+  std::string raw;
+};
+
+Reply post(int port, const std::string& path, const std::string& body, const std::string& token = "",
+           const std::string& type = "application/json") {
+  httplib::Client c("127.0.0.1", port);
+  httplib::Headers h;
+  if (!token.empty()) h.emplace("Authorization", "Bearer " + token);
+  auto res = c.Post(path.c_str(), h, body, type.c_str());
+  Reply r;
+  if (!res) return r;
+  r.status = res->status;
+  r.raw = res->body;
+  r.body = json::parse(res->body, nullptr, false);
+  return r;
+}
+
+Reply get(int port, const std::string& path, const std::string& token = "") {
+  httplib::Client c("127.0.0.1", port);
+  httplib::Headers h;
+  if (!token.empty()) h.emplace("Authorization", "Bearer " + token);
+  auto res = c.Get(path.c_str(), h);
+  Reply r;
+  if (!res) return r;
+  r.status = res->status;
+  r.raw = res->body;
+  r.body = json::parse(res->body, nullptr, false);
+  return r;
+}
+
+ServiceOptions any_port(Role role = Role::kEdge) {
+  ServiceOptions o;
+  o.role = role;
+  o.port = 0;
+  return o;
+}
+
+std::string scratch(const std::string& name) {
+  const fs::path p = fs::path(EDGEROUTE_TEST_BINARY_DIR) / "scratch" / name;
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p.string();
+}
+
+// An edge node: tiny INT8 model, optional cloud and SQLite audit log.
+struct EdgeNode {
+  std::unique_ptr<router::ResilientCloud> cloud;
+  std::unique_ptr<router::AuditWriter> audit;
+  std::unique_ptr<router::Router> router;
+  std::string audit_uri;
+
+  EdgeNode(router::Policy policy, const std::string& cloud_url, const std::string& audit_dir,
+           router::ResilienceOptions ro = {}) {
+    router::RouterParts parts;
+    parts.edge = &tiny_model(engine::Precision::kInt8);
+    parts.policy = std::move(policy);
+    if (!cloud_url.empty()) {
+      router::CloudConfig cc;
+      cc.url = cloud_url;
+      cc.labels = parts.edge->labels().names();
+      cloud = std::make_unique<router::ResilientCloud>(router::make_cloud_backend(cc), ro);
+      parts.cloud = cloud.get();
+    }
+    if (!audit_dir.empty()) {
+      audit_uri = "sqlite:" + audit_dir + "/audit.db";
+      router::AuditOptions ao;
+      ao.key = "test-key-0123456789";
+      parts.audit_key = ao.key;
+      audit = std::make_unique<router::AuditWriter>(router::open_audit(audit_uri, ao));
+      parts.audit = audit.get();
+    }
+    router = std::make_unique<router::Router>(std::move(parts));
+  }
+};
+
+router::Policy escalate_everything() {
+  router::Policy p;
+  p.min_confidence = 1.0;  // the tiny model is never certain: every query escalates
+  return p;
+}
+
+TEST(Service, ClassifyAnswersWithEveryDocumentedField) {
+  EdgeNode node(router::Policy{}, "", scratch("fields"));
+  Running s(any_port(), tiny_model(engine::Precision::kInt8), node.router.get());
+  const Reply r = post(s.port(), "/v1/classify", R"({"text": "my card was declined", "request_id": "abc-1"})");
+  ASSERT_EQ(r.status, 200) << r.raw;
+  for (const char* k : {"request_id", "label", "confidence", "probabilities", "route", "reason", "complexity",
+                        "cost_usd", "latency_ms", "degraded"}) {
+    EXPECT_TRUE(r.body.contains(k)) << k << " missing in " << r.raw;
+  }
+  EXPECT_EQ(r.body["request_id"], "abc-1");
+  EXPECT_EQ(r.body["route"], "edge");
+  EXPECT_EQ(r.body["probabilities"].size(), 3u);
+  EXPECT_FALSE(r.body["degraded"].get<bool>());
+  // No cloud configured: an escalation is answered on the edge and says so.
+  EdgeNode lone(escalate_everything(), "", "");
+  Running s2(any_port(), tiny_model(engine::Precision::kInt8), lone.router.get());
+  const Reply e = post(s2.port(), "/v1/classify", R"({"text": "where is my order"})");
+  ASSERT_EQ(e.status, 200);
+  EXPECT_EQ(e.body["reason"], "edge_only");
+  EXPECT_EQ(e.body["route"], "edge");
+  EXPECT_EQ(e.body["request_id"].get<std::string>().size(), 32u);
+}
+
+TEST(Service, MalformedRequestsGetTheRight4xxWithAJsonError) {
+  EdgeNode node(router::Policy{}, "", "");
+  ServiceOptions o;
+  o.port = 0;
+  o.max_batch = 4;
+  Running s(o, tiny_model(engine::Precision::kInt8), node.router.get());
+  struct Case {
+    std::string name, path, body, type;
+    int status;
+  };
+  const std::string deep = std::string(20, '[') + std::string(20, ']');
+  const std::string long_text = "{\"text\": \"" + std::string(8001, 'a') + "\"}";
+  const std::string huge = "{\"text\": \"" + std::string(70 * 1024, 'a') + "\"}";
+  const std::vector<Case> cases = {
+      {"not json", "/v1/classify", "{text: 1", "application/json", 400},
+      {"array body", "/v1/classify", "[1, 2]", "application/json", 400},
+      {"missing text", "/v1/classify", R"({"txt": "x"})", "application/json", 400},
+      {"text not a string", "/v1/classify", R"({"text": 5})", "application/json", 400},
+      {"empty text", "/v1/classify", R"({"text": ""})", "application/json", 400},
+      {"invalid utf-8", "/v1/classify", "{\"text\": \"a\xff\xfe b\"}", "application/json", 400},
+      {"lone surrogate escape", "/v1/classify", R"({"text": "\udc00"})", "application/json", 400},
+      {"too deep", "/v1/classify", "{\"text\": \"x\", \"extra\": " + deep + "}", "application/json", 400},
+      {"text too long", "/v1/classify", long_text, "application/json", 413},
+      {"body too large", "/v1/classify", huge, "application/json", 413},
+      {"wrong content type", "/v1/classify", R"({"text": "x"})", "text/plain", 415},
+      {"bad request id", "/v1/classify", R"({"text": "x", "request_id": 7})", "application/json", 400},
+      {"batch not array", "/v1/classify/batch", R"({"texts": "x"})", "application/json", 400},
+      {"batch empty", "/v1/classify/batch", R"({"texts": []})", "application/json", 400},
+      {"batch too large", "/v1/classify/batch", R"({"texts": ["a","b","c","d","e"]})", "application/json", 413},
+      {"batch item type", "/v1/classify/batch", R"({"texts": ["a", 3]})", "application/json", 400},
+      {"unknown path", "/v1/nothing", "{}", "application/json", 404},
+      {"feedback without audit", "/v1/feedback", R"({"request_id": "x", "label": "c0"})", "application/json", 409},
+  };
+  for (const Case& c : cases) {
+    const Reply r = post(s.port(), c.path, c.body, "", c.type);
+    EXPECT_EQ(r.status, c.status) << c.name << ": " << r.raw;
+    ASSERT_TRUE(r.body.is_object()) << c.name << ": " << r.raw;
+    EXPECT_TRUE(r.body.contains("error")) << c.name << ": " << r.raw;
+  }
+  // The service still answers after all that.
+  EXPECT_EQ(post(s.port(), "/v1/classify", R"({"text": "thanks a lot"})").status, 200);
+  const Reply b = post(s.port(), "/v1/classify/batch", R"({"texts": ["thanks", "my card was declined"]})");
+  ASSERT_EQ(b.status, 200) << b.raw;
+  EXPECT_EQ(b.body["results"].size(), 2u);
+}
+
+TEST(Service, BearerTokenOnEveryNonProbeEndpoint) {
+  EdgeNode node(router::Policy{}, "", "");
+  ServiceOptions o;
+  o.port = 0;
+  o.token = "s3cret";
+  Running s(o, tiny_model(engine::Precision::kInt8), node.router.get());
+  EXPECT_EQ(post(s.port(), "/v1/classify", R"({"text": "x"})").status, 401);
+  EXPECT_EQ(post(s.port(), "/v1/classify", R"({"text": "x"})", "wrong").status, 401);
+  EXPECT_EQ(post(s.port(), "/v1/classify", R"({"text": "x"})", "s3cret").status, 200);
+  EXPECT_EQ(get(s.port(), "/v1/stats").status, 401);
+  EXPECT_EQ(get(s.port(), "/metrics").status, 401);
+  EXPECT_EQ(get(s.port(), "/metrics", "s3cret").status, 200);
+  EXPECT_EQ(get(s.port(), "/healthz").status, 200);
+  EXPECT_EQ(get(s.port(), "/readyz").status, 200);
+}
+
+TEST(Service, EscalatesToARealCloudRoleServiceAndDegradesWhenItDies) {
+  // The cloud tier: the same tiny model in FP32 behind the cloud role.
+  auto cloud = std::make_unique<Running>(any_port(Role::kCloud), tiny_model(engine::Precision::kFp32), nullptr);
+  router::ResilienceOptions ro;
+  ro.failure_threshold = 3;
+  ro.open_wait = std::chrono::milliseconds(60000);
+  EdgeNode node(escalate_everything(), "http://127.0.0.1:" + std::to_string(cloud->port()), scratch("cloud"), ro);
+  Running edge(any_port(), tiny_model(engine::Precision::kInt8), node.router.get());
+
+  const Reply up = post(edge.port(), "/v1/classify", R"({"text": "my card was declined"})");
+  ASSERT_EQ(up.status, 200) << up.raw;
+  EXPECT_EQ(up.body["route"], "cloud");
+  EXPECT_EQ(up.body["reason"], "low_confidence");
+  EXPECT_FALSE(up.body["degraded"].get<bool>());
+  EXPECT_NEAR(up.body["cost_usd"].get<double>(), 0.001 + 0.0136, 1e-12);
+
+  cloud.reset();  // the cloud dies
+  int answered = 0;
+  for (int i = 0; i < 10; ++i) {
+    const Reply r = post(edge.port(), "/v1/classify", R"({"text": "where is the order"})");
+    ASSERT_EQ(r.status, 200) << r.raw;
+    EXPECT_EQ(r.body["route"], "edge");
+    EXPECT_EQ(r.body["reason"], "cloud_unavailable");
+    EXPECT_TRUE(r.body["degraded"].get<bool>());
+    ++answered;
+  }
+  EXPECT_EQ(answered, 10);
+  EXPECT_EQ(node.cloud->state(), router::BreakerState::kOpen);
+  const Reply m = get(edge.port(), "/metrics");
+  ASSERT_EQ(m.status, 200);
+  EXPECT_NE(m.raw.find("edgeroute_cloud_breaker_state{state=\"open\"} 1"), std::string::npos) << m.raw;
+  EXPECT_NE(m.raw.find("edgeroute_cloud_breaker_transitions_total{to=\"open\"} 1"), std::string::npos);
+  EXPECT_NE(m.raw.find("edgeroute_answers_total{route=\"edge\",reason=\"cloud_unavailable\"} 10"), std::string::npos);
+  EXPECT_NE(m.raw.find("edgeroute_degraded_answers_total 10"), std::string::npos);
+  EXPECT_NE(m.raw.find("edgeroute_cloud_calls_total{outcome=\"breaker_open\"}"), std::string::npos);
+  // Every answer has its audit row.
+  EXPECT_EQ(node.audit->sink().count(), 11);
+  const Reply st = get(edge.port(), "/v1/stats");
+  EXPECT_EQ(st.body["total_queries"], 11);
+  EXPECT_EQ(st.body["degraded"], 10);
+}
+
+TEST(Service, RedactsPersonalDataBeforeItLeavesAndInTheAuditLog) {
+  test::FakeEdgerouteServer cloud({"c0", "c1", "c2"});
+  cloud.start();
+  EdgeNode node(escalate_everything(), cloud.base_url(), scratch("pii"));
+  Running edge(any_port(), tiny_model(engine::Precision::kInt8), node.router.get());
+  const Reply r =
+      post(edge.port(), "/v1/classify",
+           R"({"text": "card 4111 1111 1111 1111 declined, mail jane.doe@example.com", "request_id": "p1"})");
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["route"], "cloud");
+  const std::string sent = cloud.last_request()["text"].get<std::string>();
+  EXPECT_EQ(sent.find("4111"), std::string::npos) << sent;
+  EXPECT_EQ(sent.find("jane.doe"), std::string::npos) << sent;
+  EXPECT_NE(sent.find("[CARD]"), std::string::npos) << sent;
+  const auto row = node.audit->sink().find("p1");
+  ASSERT_TRUE(row.has_value());
+  EXPECT_EQ(row->redacted_text.find("4111"), std::string::npos);
+  EXPECT_EQ(row->text_hash.size(), 64u);
+  EXPECT_EQ(row->text_hash.find_first_not_of("0123456789abcdef"), std::string::npos);
+  EXPECT_EQ(row->text_hash, router::audit_text_hash("test-key-0123456789",
+                                                    "card 4111 1111 1111 1111 declined, mail jane.doe@example.com"));
+
+  // keep_local: the same query never leaves the edge.
+  router::Policy local = escalate_everything();
+  local.pii = router::PiiAction::kKeepLocal;
+  EdgeNode node2(local, cloud.base_url(), "");
+  Running edge2(any_port(), tiny_model(engine::Precision::kInt8), node2.router.get());
+  const int before = cloud.requests();
+  const Reply k = post(edge2.port(), "/v1/classify", R"({"text": "my card 4111-1111-1111-1111 was declined"})");
+  ASSERT_EQ(k.status, 200);
+  EXPECT_EQ(k.body["reason"], "pii_kept_local");
+  EXPECT_EQ(cloud.requests(), before);
+}
+
+TEST(Service, FeedbackNeedsAKnownRequestAndLabel) {
+  EdgeNode node(router::Policy{}, "", scratch("feedback"));
+  Running s(any_port(), tiny_model(engine::Precision::kInt8), node.router.get());
+  ASSERT_EQ(post(s.port(), "/v1/classify", R"({"text": "refund please", "request_id": "f1"})").status, 200);
+  EXPECT_EQ(post(s.port(), "/v1/feedback", R"({"request_id": "nope", "label": "c1"})").status, 404);
+  EXPECT_EQ(post(s.port(), "/v1/feedback", R"({"request_id": "f1", "label": "zz"})").status, 400);
+  EXPECT_EQ(post(s.port(), "/v1/feedback", R"({"request_id": "f1"})").status, 400);
+  EXPECT_EQ(post(s.port(), "/v1/feedback", R"({"request_id": "f1", "label": "c1"})").status, 200);
+  const auto fb = node.audit->sink().read_feedback(0, 10);
+  ASSERT_EQ(fb.size(), 1u);
+  EXPECT_EQ(fb[0].request_id, "f1");
+  EXPECT_EQ(fb[0].label, "c1");
+}
+
+TEST(Service, ShedsLoadWith503AndRetryAfterWhenTheQueueIsFull) {
+  test::FakeEdgerouteServer cloud({"c0", "c1", "c2"});
+  cloud.start();
+  cloud.hold();  // escalations block in the cloud: the one worker stays busy
+  router::ResilienceOptions ro;
+  ro.deadline = std::chrono::milliseconds(20000);
+  EdgeNode node(escalate_everything(), cloud.base_url(), "", ro);
+  ServiceOptions o;
+  o.port = 0;
+  o.workers = 1;
+  o.max_queue = 0;
+  Running s(o, tiny_model(engine::Precision::kInt8), node.router.get());
+  auto first = std::async(std::launch::async, [&] { return post(s.port(), "/v1/classify", R"({"text": "a"})"); });
+  ASSERT_TRUE(cloud.wait_held(1));
+  httplib::Client c("127.0.0.1", s.port());
+  auto shed = c.Post("/v1/classify", R"({"text": "b"})", "application/json");
+  ASSERT_TRUE(shed);
+  EXPECT_EQ(shed->status, 503);
+  EXPECT_EQ(shed->get_header_value("Retry-After"), "1");
+  cloud.release();
+  EXPECT_EQ(first.get().status, 200);
+  EXPECT_NE(get(s.port(), "/metrics").raw.find("edgeroute_requests_shed_total 1"), std::string::npos);
+}
+
+TEST(Service, DrainFlipsReadinessFirstAndFinishesInFlightRequests) {
+  test::FakeEdgerouteServer cloud({"c0", "c1", "c2"});
+  cloud.start();
+  cloud.hold();
+  router::ResilienceOptions ro;
+  ro.deadline = std::chrono::milliseconds(20000);
+  EdgeNode node(escalate_everything(), cloud.base_url(), scratch("drain"), ro);
+  ServiceOptions o;
+  o.port = 0;
+  Service service(o, tiny_model(engine::Precision::kInt8), node.router.get());
+  const int port = service.bind();
+  std::thread runner([&] { service.run(); });
+  for (int i = 0; i < 500 && get(port, "/healthz").status != 200; ++i) std::this_thread::yield();
+  EXPECT_EQ(get(port, "/readyz").status, 200);
+  auto inflight = std::async(std::launch::async, [&] { return post(port, "/v1/classify", R"({"text": "a"})"); });
+  ASSERT_TRUE(cloud.wait_held(1));
+  std::thread drainer([&] { service.drain(); });
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (service.ready() && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+  EXPECT_FALSE(service.ready());
+  EXPECT_EQ(get(port, "/readyz").status, 503);
+  EXPECT_EQ(post(port, "/v1/classify", R"({"text": "b"})").status, 503);
+  cloud.release();
+  const Reply r = inflight.get();
+  EXPECT_EQ(r.status, 200) << r.raw;
+  drainer.join();
+  runner.join();
+  EXPECT_EQ(node.audit->sink().count(), 1);
+}
+
+}  // namespace
+}  // namespace edgeroute::server
