@@ -46,7 +46,9 @@ test-sanitize: build-asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(BUILD_ASAN) -j $(JOBS) -L unit --output-on-failure
 
-demo: build
+# The demo needs only the two binaries, not the test suites.
+demo: configure
+	cmake --build $(BUILD) -j $(JOBS) --target edgeroute edgeroute-train
 	@scripts/demo.sh $(BUILD)/bin
 
 format:
