@@ -89,12 +89,18 @@ TEST(ServeProcess, EveryAcknowledgedAnswerIsInTheAuditLogAfterKill9) {
       }
     });
   }
-  while (acked.load() < 300) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  // Bounded wait: a server that dies early must fail the test, not hang it.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (acked.load() < 300 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const bool enough = acked.load() >= 300;
   ASSERT_EQ(kill(c.pid, SIGKILL), 0);
   int status = 0;
   waitpid(c.pid, &status, 0);
   stop = true;
   for (auto& t : clients) t.join();
+  ASSERT_TRUE(enough) << "only " << acked.load() << " answers before the deadline\n" << log_of(dir);
 
   router::AuditOptions ao;
   ao.key = "kill9-test-key";
