@@ -19,7 +19,7 @@ apt_packages=(
   build-essential cmake ninja-build pkg-config git
   libutf8proc-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libcpp-httplib-dev libtomlplusplus-dev libsqlite3-dev sqlite3 libpq-dev postgresql wrk curl jq
+  libcpp-httplib-dev libtomlplusplus-dev libsqlite3-dev sqlite3 libpq-dev postgresql curl jq
   clang-format clang-tidy
 )
 

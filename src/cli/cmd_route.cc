@@ -52,14 +52,7 @@ void run_route(const RouteOptions& o) {
   parts.policy = load_policy(o.policy);
   std::unique_ptr<router::ResilientCloud> cloud = make_cloud(o.cloud, edge, o.model);
   parts.cloud = cloud.get();
-  std::unique_ptr<router::AuditWriter> audit;
-  if (!o.audit.empty()) {
-    router::AuditOptions ao;
-    ao.key = router::load_audit_key(o.audit, o.audit_key_file);
-    parts.audit_key = ao.key;
-    audit = std::make_unique<router::AuditWriter>(router::open_audit(o.audit, ao));
-    parts.audit = audit.get();
-  }
+  const std::unique_ptr<router::AuditWriter> audit = attach_audit(o.audit, o.audit_key_file, parts);
   router::Router router(std::move(parts));
 
   engine::Session session;

@@ -83,13 +83,7 @@ void run_serve(const ServeOptions& o) {
     parts.node = o.node;
     cloud = make_cloud(o.cloud, model, o.model);
     parts.cloud = cloud.get();
-    if (!o.audit.empty()) {
-      router::AuditOptions ao;
-      ao.key = router::load_audit_key(o.audit, o.audit_key_file);
-      parts.audit_key = ao.key;
-      audit = std::make_unique<router::AuditWriter>(router::open_audit(o.audit, ao));
-      parts.audit = audit.get();
-    }
+    audit = attach_audit(o.audit, o.audit_key_file, parts);
     router = std::make_unique<router::Router>(std::move(parts));
   } else if (!o.policy.empty() || !o.cloud.url.empty() || !o.audit.empty()) {
     throw Error("--policy, --cloud and --audit belong to the edge role");

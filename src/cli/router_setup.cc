@@ -65,4 +65,15 @@ router::Policy load_policy(const std::string& path) {
   return path.empty() ? router::Policy::defaults() : router::Policy::load(path);
 }
 
+std::unique_ptr<router::AuditWriter> attach_audit(const std::string& uri, const std::string& key_file,
+                                                  router::RouterParts& parts) {
+  if (uri.empty()) return nullptr;
+  router::AuditOptions ao;
+  ao.key = router::load_audit_key(uri, key_file);
+  parts.audit_key = ao.key;
+  auto writer = std::make_unique<router::AuditWriter>(router::open_audit(uri, ao));
+  parts.audit = writer.get();
+  return writer;
+}
+
 }  // namespace edgeroute::cli

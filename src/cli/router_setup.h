@@ -12,6 +12,7 @@
 #include "edgeroute/router/audit.h"
 #include "edgeroute/router/cloud.h"
 #include "edgeroute/router/policy.h"
+#include "edgeroute/router/router.h"
 
 namespace edgeroute::cli {
 
@@ -35,5 +36,10 @@ std::unique_ptr<router::ResilientCloud> make_cloud(const CloudFlags& f, const en
                                                    const std::string& edge_model_path);
 
 router::Policy load_policy(const std::string& path);  // empty: the defaults
+
+// Opens the audit log at `uri` (empty: none) with its key and attaches the
+// group-commit writer to `parts`; the caller keeps the returned writer alive.
+std::unique_ptr<router::AuditWriter> attach_audit(const std::string& uri, const std::string& key_file,
+                                                  router::RouterParts& parts);
 
 }  // namespace edgeroute::cli

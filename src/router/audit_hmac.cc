@@ -261,6 +261,21 @@ std::string double_text(double v) {
   return std::string(buf.data(), res.ptr);
 }
 
+void validate_feedback(const Feedback& f, const std::string& display_uri) {
+  if (f.request_id.find('\0') != std::string::npos || f.label.find('\0') != std::string::npos) {
+    throw Error(display_uri + ": feedback for request_id '" + f.request_id.substr(0, f.request_id.find('\0')) +
+                "' contains a NUL byte");
+  }
+}
+
+void reset_chain_fields(std::span<AuditRecord> records) {
+  for (AuditRecord& r : records) {
+    r.seq = 0;
+    r.prev_hash.clear();
+    r.row_hash.clear();
+  }
+}
+
 }  // namespace detail
 
 }  // namespace edgeroute::router

@@ -48,6 +48,10 @@ std::string key_check_value(std::string_view key);
 // Throws Error naming the URI, the record's request id and the field when a
 // string holds a NUL byte or a double is not finite.
 void validate_record(const AuditRecord& record, const std::string& display_uri);
+// Throws edgeroute::Error when the feedback holds a NUL byte (neither store keeps it intact).
+void validate_feedback(const Feedback& feedback, const std::string& display_uri);
+// Clears the chain fields append() filled in, after its transaction rolled back.
+void reset_chain_fields(std::span<AuditRecord> records);
 // Assigns seq/prev_hash/row_hash to records following (head_seq, head_hash);
 // returns the new head.
 ChainHead chain_records(std::string_view key, std::int64_t head_seq, const std::string& head_hash,

@@ -110,20 +110,13 @@ class PostgresStore final : public AuditStore {
       command("COMMIT");
     } catch (...) {
       Result r(PQexec(conn_, "ROLLBACK"), &PQclear);
-      for (AuditRecord& rec : records) {
-        rec.seq = 0;
-        rec.prev_hash.clear();
-        rec.row_hash.clear();
-      }
+      detail::reset_chain_fields(records);
       throw;
     }
   }
 
   void append_feedback(const Feedback& f) override {
-    if (f.request_id.find('\0') != std::string::npos || f.label.find('\0') != std::string::npos) {
-      throw Error(uri_ + ": feedback for request_id '" + f.request_id.substr(0, f.request_id.find('\0')) +
-                  "' contains a NUL byte");
-    }
+    detail::validate_feedback(f, uri_);
     std::lock_guard lock(mu_);
     ensure_connected();
     command_params("INSERT INTO audit_feedback(request_id, label, ts_us) VALUES($1, $2, $3)",

@@ -143,20 +143,13 @@ class SqliteStore final : public AuditStore {
       exec("COMMIT");
     } catch (...) {
       sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-      for (AuditRecord& r : records) {
-        r.seq = 0;
-        r.prev_hash.clear();
-        r.row_hash.clear();
-      }
+      detail::reset_chain_fields(records);
       throw;
     }
   }
 
   void append_feedback(const Feedback& f) override {
-    if (f.request_id.find('\0') != std::string::npos || f.label.find('\0') != std::string::npos) {
-      throw Error(uri_ + ": feedback for request_id '" + f.request_id.substr(0, f.request_id.find('\0')) +
-                  "' contains a NUL byte");
-    }
+    detail::validate_feedback(f, uri_);
     std::lock_guard lock(mu_);
     Use u(add_feedback_);
     bind_text(u.s, 1, f.request_id);
