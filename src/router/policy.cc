@@ -62,7 +62,7 @@ std::int64_t sentences_of(std::string_view text) {
   return std::max<std::int64_t>(n, 1);
 }
 
-// ---- TOML <-> JSON for the free-form [calibration] table -----------------
+// ---- TOML <-> JSON for the free-form [calibration] and [monitor] tables -----------------
 
 nlohmann::json to_json(const toml::node& node) {
   if (const auto* t = node.as_table()) {
@@ -327,7 +327,7 @@ Policy Policy::parse(std::string_view text, const std::string& source) {
     throw Error(os.str());
   }
   Reader r(root, source);
-  r.known(&root, "", {"thresholds", "complexity", "rules", "prices", "calibration"});
+  r.known(&root, "", {"thresholds", "complexity", "rules", "prices", "calibration", "monitor"});
   Policy p;
   const auto* th = r.table("thresholds");
   r.known(th, "thresholds", {"min_confidence", "min_margin", "max_entropy", "max_complexity", "max_energy"});
@@ -384,6 +384,7 @@ Policy Policy::parse(std::string_view text, const std::string& source) {
   r.number(pr, "prices", "cloud_budget_usd_per_hour", p.cloud_budget_usd_per_hour, 0, inf);
 
   if (const auto* cal = r.table("calibration")) p.calibration = to_json(*cal);
+  if (const auto* mon = r.table("monitor")) p.monitor = to_json(*mon);
   return p;
 }
 
@@ -436,6 +437,7 @@ std::string Policy::to_toml() const {
   pr.insert("cloud_budget_usd_per_hour", cloud_budget_usd_per_hour);
   root.insert("prices", std::move(pr));
   if (calibration.is_object() && !calibration.empty()) put_json(root, "calibration", calibration);
+  if (monitor.is_object() && !monitor.empty()) put_json(root, "monitor", monitor);
   std::ostringstream os;
   os << "# edgeroute routing policy (docs/routing.md)\n" << root << "\n";
   return os.str();

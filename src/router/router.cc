@@ -91,6 +91,14 @@ void Ledger::record(const RouteResult& r) {
   last_us_ = now;
 }
 
+void Ledger::record_shadow(const ShadowResult& r) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++shadow_calls_;
+  if (r.ok) ++shadow_answered_;
+  if (r.agree) ++shadow_agreed_;
+  shadow_cost_ += r.cost_usd;
+}
+
 double Ledger::cloud_spend_this_hour(std::int64_t now_us) const {
   std::lock_guard<std::mutex> lock(mu_);
   return now_us / 3'600'000'000LL == hour_ ? hour_spend_ : 0.0;
@@ -128,6 +136,14 @@ nlohmann::json Ledger::stats() const {
       {"mean_latency_ms", latency_ms_sum_ / dn},
       {"span_seconds", span_s},
       {"reasons", std::move(reasons)},
+      {"shadow",
+       {{"calls", shadow_calls_},
+        {"answered", shadow_answered_},
+        {"agreed", shadow_agreed_},
+        {"agreement", shadow_answered_ > 0 ? nlohmann::json(static_cast<double>(shadow_agreed_) /
+                                                            static_cast<double>(shadow_answered_))
+                                           : nlohmann::json(nullptr)},
+        {"cost_usd", shadow_cost_}}},
   };
   // Projected from the observed span (not the seed's savings * 30).
   if (span_s >= 1.0) {
@@ -141,6 +157,17 @@ nlohmann::json Ledger::stats() const {
 Router::Router(RouterParts parts) : parts_(std::move(parts)), pii_(pii_options(parts_.policy)) {
   if (parts_.edge == nullptr) throw Error("router: no edge model");
   if (parts_.audit != nullptr && parts_.audit_key.empty()) throw Error("router: an audit log needs a key");
+  if (parts_.shadow.fraction > 0) {
+    if (parts_.cloud == nullptr) throw Error("router: shadow sampling needs a cloud backend");
+    shadow_ = std::make_unique<ShadowSampler>(
+        *parts_.cloud, parts_.shadow, parts_.policy.prices.cloud_usd,
+        [this](const ShadowResult& r) {
+          ledger_.record_shadow(r);
+          if (r.cost_usd > 0) ledger_.add_cloud_spend(r.ts_us, r.cost_usd);
+          if (parts_.on_shadow) parts_.on_shadow(r);
+        },
+        *parts_.clock);
+  }
 }
 
 RouteResult Router::route(const std::string& request_id, std::string_view text, engine::Session& session) {
@@ -237,6 +264,14 @@ RouteResult Router::route(const std::string& request_id, std::string_view text, 
     parts_.audit->write(std::move(a));
   }
   ledger_.record(r);
+  // Only answers the policy chose to keep are shadowed: never one it kept for
+  // privacy, and none while the cloud is failing or over its budget.
+  if (shadow_ != nullptr && (r.reason == Reason::kOptimalEdge || r.reason == Reason::kRuleEdge) &&
+      !(policy.cloud_budget_usd_per_hour > 0 &&
+        ledger_.cloud_spend_this_hour(parts_.clock->unix_micros()) + policy.prices.cloud_usd >
+            policy.cloud_budget_usd_per_hour)) {
+    shadow_->offer(request_id, r.redacted_text, r.edge_label);
+  }
   s.text = {};
   s.label = {};
   return r;

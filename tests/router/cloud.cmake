@@ -12,3 +12,7 @@ edgeroute_add_gtest(test_cloud
           ${CMAKE_CURRENT_LIST_DIR}/cloud_resilience_test.cc
           ${CMAKE_CURRENT_LIST_DIR}/cloud_backends_test.cc
   LIBS edgeroute_cloud edgeroute_cloud_peers edgeroute_text)
+
+edgeroute_add_gtest(test_shadow
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/shadow_test.cc
+  LIBS edgeroute_cloud edgeroute_cloud_peers)

@@ -158,6 +158,8 @@ TEST(PolicyToml, RoundTripKeepsEveryField) {
   p.prices.cloud_usd = 0.02;
   p.cloud_budget_usd_per_hour = 5;
   p.calibration = {{"model_sha256", "abc"}, {"edge_share", 0.95}, {"hist", {0.1, 0.9}}, {"labels", {{"a", 0.5}}}};
+  p.monitor = {{"shadow_fraction", 0.05},
+               {"alerts", {{{"name", "psi"}, {"metric", "psi_confidence"}, {"threshold", 0.2}}}}};
   const Policy q = Policy::parse(p.to_toml(), "rt.toml");
   EXPECT_DOUBLE_EQ(q.min_confidence, p.min_confidence);
   EXPECT_DOUBLE_EQ(q.min_margin, p.min_margin);
@@ -174,6 +176,7 @@ TEST(PolicyToml, RoundTripKeepsEveryField) {
   EXPECT_DOUBLE_EQ(q.prices.cloud_usd, 0.02);
   EXPECT_DOUBLE_EQ(q.cloud_budget_usd_per_hour, 5);
   EXPECT_EQ(q.calibration, p.calibration);
+  EXPECT_EQ(q.monitor, p.monitor);
   // max_energy "off" round-trips as infinity.
   EXPECT_TRUE(std::isinf(Policy::parse(Policy{}.to_toml(), "d.toml").max_energy));
 }

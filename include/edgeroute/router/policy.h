@@ -98,6 +98,10 @@ struct Policy {
   // chosen operating point and the reference distributions for drift
   // monitoring. Any TOML there is kept (as JSON); empty when hand-written.
   nlohmann::json calibration = nlohmann::json::object();
+  // The [monitor] table (alert rules, shadow sampling, webhook), kept as JSON
+  // here and validated by the monitor when the service starts
+  // (docs/monitoring.md); empty: the monitor's defaults.
+  nlohmann::json monitor = nlohmann::json::object();
 
   static Policy defaults() { return {}; }
   // Throws edgeroute::Error naming the file, key and value on anything invalid

@@ -12,6 +12,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -26,6 +27,7 @@
 #include "edgeroute/router/audit.h"
 #include "edgeroute/router/cloud.h"
 #include "edgeroute/router/policy.h"
+#include "edgeroute/router/shadow.h"
 #include "edgeroute/text/pii.h"
 
 namespace edgeroute::router {
@@ -63,6 +65,8 @@ class Ledger {
   // Cloud spend in the current clock hour (for the budget rule).
   double cloud_spend_this_hour(std::int64_t now_us) const;
   void add_cloud_spend(std::int64_t now_us, double usd);
+  // Shadow calls: counted and costed apart from the answers.
+  void record_shadow(const ShadowResult& r);
 
  private:
   std::atomic<std::int64_t> total_{0}, edge_{0}, cloud_{0}, degraded_{0};
@@ -72,6 +76,8 @@ class Ledger {
   std::int64_t first_us_ = 0, last_us_ = 0;
   std::int64_t hour_ = -1;
   double hour_spend_ = 0;
+  std::int64_t shadow_calls_ = 0, shadow_answered_ = 0, shadow_agreed_ = 0;
+  double shadow_cost_ = 0;
 };
 
 struct RouterParts {
@@ -82,6 +88,10 @@ struct RouterParts {
   std::string audit_key;            // HMAC key for the text hash (required with audit)
   std::string node = "edge-1";
   const Clock* clock = &SystemClock::instance();
+  // Shadow sampling of edge-kept answers (needs a cloud); results also go to
+  // on_shadow (the monitor), on the sampler's thread.
+  ShadowOptions shadow;
+  std::function<void(const ShadowResult&)> on_shadow;
 };
 
 class Router {
@@ -97,11 +107,14 @@ class Router {
   const Ledger& ledger() const { return ledger_; }
   ResilientCloud* cloud() const { return parts_.cloud; }
   AuditWriter* audit() const { return parts_.audit; }
+  // Null when shadow sampling is off.
+  ShadowSampler* shadow() const { return shadow_.get(); }
 
  private:
   RouterParts parts_;
   text::PiiDetector pii_;
   Ledger ledger_;
+  std::unique_ptr<ShadowSampler> shadow_;  // last: its callback uses ledger_
 };
 
 // A request id: 16 random bytes as 32 hex characters.
