@@ -20,7 +20,7 @@ apt_packages=(
   libutf8proc-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcpp-httplib-dev libtomlplusplus-dev libsqlite3-dev sqlite3 libpq-dev postgresql curl jq
-  clang-format clang-tidy
+  clang-format clang-tidy prometheus chromium
 )
 
 install_apt() {
