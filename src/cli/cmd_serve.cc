@@ -29,6 +29,7 @@ struct ServeOptions {
   std::size_t max_connections = 128;
   std::size_t max_queue = 256;
   int drain_timeout_s = 10;
+  bool no_monitor = false;
   CloudFlags cloud;
 };
 
@@ -75,6 +76,7 @@ void run_serve(const ServeOptions& o) {
 
   std::unique_ptr<router::ResilientCloud> cloud;
   std::unique_ptr<router::AuditWriter> audit;
+  std::unique_ptr<monitor::Monitor> mon;
   std::unique_ptr<router::Router> router;
   if (so.role == server::Role::kEdge) {
     router::RouterParts parts;
@@ -84,12 +86,24 @@ void run_serve(const ServeOptions& o) {
     cloud = make_cloud(o.cloud, model, o.model);
     parts.cloud = cloud.get();
     audit = attach_audit(o.audit, o.audit_key_file, parts);
+    if (!o.no_monitor) {
+      mon = make_monitor(parts.policy, o.policy, model, o.node);
+      const monitor::MonitorConfig& mc = mon->config();
+      if (mc.shadow_fraction > 0) {
+        if (!cloud) throw Error(o.policy + ": [monitor] shadow_fraction needs a cloud (--cloud)");
+        parts.shadow.fraction = mc.shadow_fraction;
+        parts.shadow.seed = mc.shadow_seed;
+        parts.on_shadow = [m = mon.get()](const router::ShadowResult& r) {
+          if (r.ok) m->record_shadow(r.ts_us, r.agree, r.cost_usd);
+        };
+      }
+    }
     router = std::make_unique<router::Router>(std::move(parts));
   } else if (!o.policy.empty() || !o.cloud.url.empty() || !o.audit.empty()) {
     throw Error("--policy, --cloud and --audit belong to the edge role");
   }
 
-  server::Service service(so, model, router.get());
+  server::Service service(so, model, router.get(), mon.get());
   const int port = service.bind();
   if (!o.port_file.empty()) {
     const std::string tmp = o.port_file + ".tmp";
@@ -141,6 +155,8 @@ void register_serve(CLI::App& app) {
   cmd->add_option("--drain-timeout", o->drain_timeout_s, "Seconds to wait for in-flight requests on SIGTERM")
       ->check(CLI::Range(0, 3600))
       ->capture_default_str();
+  cmd->add_flag("--no-monitor", o->no_monitor,
+                "Edge role: run without the monitor (no /v1/monitor, /dashboard, alerts; for overhead comparisons)");
   add_cloud_flags(*cmd, o->cloud);
   cmd->callback([o] { run_serve(*o); });
 }

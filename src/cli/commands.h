@@ -21,6 +21,7 @@ void register_load(CLI::App& app);
 void register_serve(CLI::App& app);
 void register_route(CLI::App& app);
 void register_calibrate(CLI::App& app);
+void register_report(CLI::App& app);
 
 // `dapt` and `train` run in edgeroute-train, the separate binary that links
 // libtorch. register_trainer lists them in --help; main() hands the command

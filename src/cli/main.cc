@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   edgeroute::cli::register_calibrate(app);
   edgeroute::cli::register_route(app);
   edgeroute::cli::register_serve(app);
+  edgeroute::cli::register_report(app);
   edgeroute::cli::register_trainer(app);
   return edgeroute::cli::run_app(app, argc, argv, "edgeroute");
 }

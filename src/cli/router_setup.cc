@@ -76,4 +76,20 @@ std::unique_ptr<router::AuditWriter> attach_audit(const std::string& uri, const 
   return writer;
 }
 
+std::vector<std::string> reason_names() {
+  std::vector<std::string> names;
+  for (const router::Reason r : router::all_reasons()) names.emplace_back(router::to_string(r));
+  return names;
+}
+
+std::unique_ptr<monitor::Monitor> make_monitor(const router::Policy& policy, const std::string& policy_path,
+                                               const engine::Classifier& model, const std::string& node) {
+  const std::string source = policy_path.empty() ? std::string("the default policy") : policy_path;
+  const monitor::MonitorConfig config = monitor::monitor_config_from_json(policy.monitor, source);
+  const nlohmann::json reference =
+      policy.calibration.contains("reference") ? policy.calibration["reference"] : nlohmann::json();
+  return std::make_unique<monitor::Monitor>(model.labels().names(), reason_names(), reference, config,
+                                            &SystemClock::instance(), node);
+}
+
 }  // namespace edgeroute::cli

@@ -5,10 +5,12 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "edgeroute/engine/classifier.h"
+#include "edgeroute/monitor/monitor.h"
 #include "edgeroute/router/audit.h"
 #include "edgeroute/router/cloud.h"
 #include "edgeroute/router/policy.h"
@@ -41,5 +43,14 @@ router::Policy load_policy(const std::string& path);  // empty: the defaults
 // group-commit writer to `parts`; the caller keeps the returned writer alive.
 std::unique_ptr<router::AuditWriter> attach_audit(const std::string& uri, const std::string& key_file,
                                                   router::RouterParts& parts);
+
+// The monitor for an edge node: the policy's [monitor] table (validated
+// here, errors name `policy_path`), its [calibration].reference for drift,
+// the model's labels and the router's reasons.
+std::unique_ptr<monitor::Monitor> make_monitor(const router::Policy& policy, const std::string& policy_path,
+                                               const engine::Classifier& model, const std::string& node);
+
+// The router's reason names in enum order (the monitor indexes them).
+std::vector<std::string> reason_names();
 
 }  // namespace edgeroute::cli

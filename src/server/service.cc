@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
+#include <optional>
 #include <string_view>
 #include <thread>
 
@@ -12,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "edgeroute/common/error.h"
+#include "edgeroute/monitor/dashboard.h"
 #include "edgeroute/monitor/metrics.h"
 #include "edgeroute/text/utf8.h"
 
@@ -107,6 +109,7 @@ struct Service::Impl {
   ServiceOptions o;
   const engine::Classifier& model;
   router::Router* router;
+  monitor::Monitor* mon;
   Service& self;
   httplib::Server http;
   Gate gate;
@@ -136,11 +139,28 @@ struct Service::Impl {
   monitor::Family& audit_records;
   monitor::Family& audit_seconds;
   monitor::Family& audit_failures;
+  monitor::Family& feedback;
+  monitor::Family& shadow_requests;
+  monitor::Family& shadow_cost;
+  monitor::Family& drift_psi;
+  monitor::Family& ood_ratio;
+  monitor::Family& edge_share;
+  monitor::Family& alerts_firing;
+  monitor::Family& health_score;
 
-  Impl(ServiceOptions options, const engine::Classifier& m, router::Router* r, Service& s)
+  // The monitor's clock: alert evaluation and the audit-commit feed, once a
+  // second, off the request path.
+  std::thread ticker;
+  std::mutex tick_mu;
+  std::condition_variable tick_cv;
+  bool tick_stop = false;
+  router::AuditWriterStats last_audit{};
+
+  Impl(ServiceOptions options, const engine::Classifier& m, router::Router* r, monitor::Monitor* mo, Service& s)
       : o(std::move(options)),
         model(m),
         router(r),
+        mon(mo),
         self(s),
         gate(o.workers, o.max_queue),
         http_requests(metrics.counter("edgeroute_http_requests_total", "HTTP requests by endpoint and status code",
@@ -168,12 +188,68 @@ struct Service::Impl {
         audit_commits(metrics.counter("edgeroute_audit_commits_total", "Audit group commits")),
         audit_records(metrics.counter("edgeroute_audit_records_total", "Audit rows committed")),
         audit_seconds(metrics.counter("edgeroute_audit_commit_seconds_total", "Time spent in audit commits")),
-        audit_failures(metrics.counter("edgeroute_audit_failed_commits_total", "Audit commits that failed")) {
+        audit_failures(metrics.counter("edgeroute_audit_failed_commits_total", "Audit commits that failed")),
+        feedback(metrics.counter("edgeroute_feedback_total",
+                                 "Feedback labels received, by the route of the answer and whether it was right",
+                                 {"route", "correct"})),
+        shadow_requests(metrics.counter("edgeroute_shadow_requests_total",
+                                        "Shadow calls answered by the cloud, by edge-cloud agreement", {"agreement"})),
+        shadow_cost(metrics.counter("edgeroute_shadow_cost_usd_total", "Cloud cost of shadow calls (not in answers)")),
+        drift_psi(metrics.gauge("edgeroute_drift_psi",
+                                "Population stability index against the calibration reference, last hour",
+                                {"distribution"})),
+        ood_ratio(metrics.gauge("edgeroute_ood_ratio", "Share of answers above the OOD energy threshold, last hour")),
+        edge_share(metrics.gauge("edgeroute_edge_share_ratio", "Share of answers given by the edge", {"window"})),
+        alerts_firing(metrics.gauge("edgeroute_alerts_firing", "1 while the alert is firing", {"alert"})),
+        health_score(metrics.gauge("edgeroute_health_score", "Health score 0..100 over the last hour")) {
     for (const router::Reason reason : router::all_reasons()) {
       const std::string rs(router::to_string(reason));
       answers.with({router::escalates(reason) ? "cloud" : "edge", rs});
     }
     metrics.on_collect([this] { collect(); });
+    if (mon != nullptr) ticker = std::thread([this] { tick_loop(); });
+  }
+
+  ~Impl() {
+    if (ticker.joinable()) {
+      {
+        std::lock_guard<std::mutex> lock(tick_mu);
+        tick_stop = true;
+      }
+      tick_cv.notify_all();
+      ticker.join();
+    }
+  }
+
+  void tick_loop() {
+    std::unique_lock<std::mutex> lock(tick_mu);
+    while (!tick_cv.wait_for(lock, std::chrono::seconds(1), [this] { return tick_stop; })) {
+      lock.unlock();
+      tick();
+      lock.lock();
+    }
+  }
+
+  // Feeds what the monitor cannot see per request, then evaluates alerts.
+  void tick() {
+    const std::int64_t now = SystemClock::instance().unix_micros();
+    if (router != nullptr && router->cloud() != nullptr) {
+      mon->set_breaker_state(std::string(router::to_string(router->cloud()->state())));
+    }
+    if (router != nullptr && router->audit() != nullptr) {
+      // The writer keeps running totals; this second's commits are recorded
+      // at their mean duration.
+      const router::AuditWriterStats st = router->audit()->stats();
+      const std::uint64_t n = st.commits - last_audit.commits;
+      const double secs = st.commit_seconds_sum - last_audit.commit_seconds_sum;
+      for (std::uint64_t i = 0; i < n; ++i) mon->record_audit_commit(now, secs / static_cast<double>(n));
+      last_audit = st;
+    }
+    try {
+      mon->evaluate_alerts();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "edgeroute serve: alert evaluation failed: %s\n", e.what());
+    }
   }
 
   void collect() {
@@ -203,6 +279,23 @@ struct Service::Impl {
       audit_records.set({}, static_cast<double>(st.records));
       audit_seconds.set({}, st.commit_seconds_sum);
       audit_failures.set({}, static_cast<double>(st.failed_commits));
+    }
+    if (router != nullptr && router->shadow() != nullptr) {
+      const router::ShadowStats st = router->shadow()->stats();
+      shadow_requests.set({"agree"}, static_cast<double>(st.agreed));
+      shadow_requests.set({"disagree"}, static_cast<double>(st.answered - st.agreed));
+      shadow_cost.set({}, st.cost_usd);
+    }
+    if (mon != nullptr) {
+      const monitor::Monitor::Gauges g = mon->gauges();
+      for (std::size_t w = 0; w < monitor::Monitor::kWindows.size(); ++w) {
+        if (g.edge_share[w]) edge_share.set({monitor::Monitor::kWindows[w]}, *g.edge_share[w]);
+      }
+      if (g.psi_confidence) drift_psi.set({"confidence"}, *g.psi_confidence);
+      if (g.psi_labels) drift_psi.set({"labels"}, *g.psi_labels);
+      if (g.ood_rate) ood_ratio.set({}, *g.ood_rate);
+      for (const auto& [name, firing] : g.alerts_firing) alerts_firing.set({name}, firing ? 1 : 0);
+      health_score.set({}, g.health_score);
     }
   }
 
@@ -323,6 +416,22 @@ struct Service::Impl {
     if (r.degraded) degraded.inc({});
     cost.inc({}, r.cost_usd);
     cloud_only_cost.inc({}, r.cloud_only_cost_usd);
+    if (mon != nullptr) {
+      monitor::Observation ob;
+      ob.ts_us = SystemClock::instance().unix_micros();
+      ob.cloud = r.route == "cloud";
+      ob.reason = static_cast<int>(r.reason);
+      ob.degraded = r.degraded;
+      ob.cost_usd = r.cost_usd;
+      ob.cloud_only_cost_usd = r.cloud_only_cost_usd;
+      ob.latency_ms = r.latency_ms;
+      ob.edge_confidence = r.edge_confidence;
+      const auto id = model.labels().id(r.edge_label);
+      ob.edge_label = id ? static_cast<int>(*id) : -1;
+      ob.energy = r.signals.energy;
+      ob.complexity = r.complexity.score;
+      mon->record(ob);
+    }
     return r.to_json();
   }
 
@@ -338,6 +447,9 @@ struct Service::Impl {
       reply_error(res, {500, "internal", e.what()});
     }
     (void)req;
+    if (mon != nullptr && res.status >= 400 && (endpoint == "classify" || endpoint == "classify_batch")) {
+      mon->record_error(SystemClock::instance().unix_micros(), res.status);
+    }
     http_requests.inc({endpoint, std::to_string(res.status)});
     http_seconds.observe({endpoint}, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
@@ -393,13 +505,17 @@ struct Service::Impl {
         if (!model.labels().id(label)) throw HttpError{400, "unknown_label", "'" + label + "' is not a known label"};
         Admission adm(*this);
         router::AuditSink& sink = router->audit()->sink();
-        if (!sink.find(id)) throw HttpError{404, "unknown_request", "no answer with request_id '" + id + "'"};
+        const std::optional<router::AuditRecord> row = sink.find(id);
+        if (!row) throw HttpError{404, "unknown_request", "no answer with request_id '" + id + "'"};
         router::Feedback f;
         f.request_id = id;
         f.label = label;
         f.ts_us = SystemClock::instance().unix_micros();
         sink.append_feedback(f);
-        reply(res, 200, {{"request_id", id}, {"label", label}, {"recorded", true}});
+        const bool correct = row->label == label;
+        feedback.inc({row->route, correct ? "true" : "false"});
+        if (mon != nullptr) mon->record_feedback(f.ts_us, row->route == "cloud", correct);
+        reply(res, 200, {{"request_id", id}, {"label", label}, {"recorded", true}, {"answer_was_correct", correct}});
       });
     });
     http.Get("/v1/stats", [this](const httplib::Request& req, httplib::Response& res) {
@@ -435,6 +551,41 @@ struct Service::Impl {
         res.set_content(metrics.render(), "text/plain; version=0.0.4");
       });
     });
+    http.Get("/v1/monitor", [this](const httplib::Request& req, httplib::Response& res) {
+      handle("monitor", req, res, [&] {
+        authorize(req);
+        if (mon == nullptr) throw HttpError{404, "no_monitor", "this node runs without a monitor"};
+        const std::string window = req.has_param("window") ? req.get_param_value("window") : "1h";
+        if (window != "1m" && window != "1h" && window != "24h") {
+          throw HttpError{400, "invalid_request", "window must be 1m, 1h or 24h"};
+        }
+        reply(res, 200, mon->document(window));
+      });
+    });
+    http.Get("/v1/health/report", [this](const httplib::Request& req, httplib::Response& res) {
+      handle("health_report", req, res, [&] {
+        authorize(req);
+        if (mon == nullptr) throw HttpError{404, "no_monitor", "this node runs without a monitor"};
+        const std::string window = req.has_param("window") ? req.get_param_value("window") : "1h";
+        if (window != "1m" && window != "1h" && window != "24h") {
+          throw HttpError{400, "invalid_request", "window must be 1m, 1h or 24h"};
+        }
+        reply(res, 200, mon->health_report(window));
+      });
+    });
+    // The page is static and holds no data, so it needs no token; its
+    // fetches of /v1/monitor carry the token from the URL fragment.
+    http.Get("/dashboard", [this](const httplib::Request& req, httplib::Response& res) {
+      handle("dashboard", req, res, [&] {
+        if (mon == nullptr) throw HttpError{404, "no_monitor", "this node runs without a monitor"};
+        res.status = 200;
+        res.set_header("Cache-Control", "no-store");
+        res.set_header("Content-Security-Policy",
+                       "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                       "connect-src 'self'; img-src data:");
+        res.set_content(monitor::dashboard_html(), "text/html; charset=utf-8");
+      });
+    });
     // Errors httplib produces itself (unknown path, body over the limit)
     // get a JSON body too.
     http.set_error_handler([](const httplib::Request&, httplib::Response& res) {
@@ -455,9 +606,11 @@ struct Service::Impl {
   }
 };
 
-Service::Service(ServiceOptions options, const engine::Classifier& model, router::Router* router)
-    : impl_(std::make_unique<Impl>(std::move(options), model, router, *this)) {
+Service::Service(ServiceOptions options, const engine::Classifier& model, router::Router* router,
+                 monitor::Monitor* monitor)
+    : impl_(std::make_unique<Impl>(std::move(options), model, router, monitor, *this)) {
   if (impl_->o.role == Role::kEdge && router == nullptr) throw Error("serve: the edge role needs a router");
+  if (impl_->o.role == Role::kCloud && monitor != nullptr) throw Error("serve: the monitor belongs to the edge role");
   if (impl_->o.workers == 0) throw Error("serve: --workers must be at least 1");
   const std::size_t threads = std::max<std::size_t>(impl_->o.max_connections, impl_->o.workers + 1);
   impl_->http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };

@@ -9,9 +9,9 @@ edgeroute_add_gtest(test_audit_postgres
   LIBS edgeroute_audit PkgConfig::LIBPQ
   LABELS service)
 
-# `edgeroute audit verify|count` through the binary.
+# `edgeroute audit verify|count` and `edgeroute report` through the binary.
 edgeroute_add_gtest(test_audit_cli
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/audit_cli_test.cc
-  LIBS edgeroute_audit PkgConfig::SQLITE3)
+  LIBS edgeroute_audit PkgConfig::SQLITE3 nlohmann_json::nlohmann_json)
 target_compile_definitions(test_audit_cli PRIVATE EDGEROUTE_BIN="$<TARGET_FILE:edgeroute>")
 add_dependencies(test_audit_cli edgeroute)

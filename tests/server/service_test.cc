@@ -1,7 +1,8 @@
 // The HTTP service on loopback, in process: protocol, input limits, auth,
 // routing to a real cloud-role service, degraded answers when the cloud is
 // down, breaker transitions in /metrics, load shedding, feedback and the
-// audit row count.
+// audit row count; the monitor's endpoints, feedback accuracy and shadow
+// agreement against hand-computed values.
 #include <atomic>
 #include <filesystem>
 #include <future>
@@ -12,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "edgeroute/monitor/monitor.h"
 #include "edgeroute/router/audit.h"
 #include "edgeroute/router/router.h"
 #include "edgeroute/server/service.h"
@@ -43,8 +45,9 @@ const engine::Classifier& tiny_model(engine::Precision precision) {
 // A Service running on its own thread on a free loopback port.
 class Running {
  public:
-  Running(ServiceOptions o, const engine::Classifier& model, router::Router* router)
-      : service_(std::move(o), model, router) {
+  Running(ServiceOptions o, const engine::Classifier& model, router::Router* router,
+          monitor::Monitor* mon = nullptr)
+      : service_(std::move(o), model, router, mon) {
     port_ = service_.bind();
     thread_ = std::thread([this] { service_.run(); });
     httplib::Client c("127.0.0.1", port_);
@@ -118,8 +121,14 @@ struct EdgeNode {
   std::string audit_uri;
 
   EdgeNode(router::Policy policy, const std::string& cloud_url, const std::string& audit_dir,
-           router::ResilienceOptions ro = {}) {
+           router::ResilienceOptions ro = {}, monitor::Monitor* mon = nullptr, double shadow_fraction = 0) {
     router::RouterParts parts;
+    if (shadow_fraction > 0) {
+      parts.shadow.fraction = shadow_fraction;
+      parts.on_shadow = [mon](const router::ShadowResult& r) {
+        if (r.ok && mon != nullptr) mon->record_shadow(r.ts_us, r.agree, r.cost_usd);
+      };
+    }
     parts.edge = &tiny_model(engine::Precision::kInt8);
     parts.policy = std::move(policy);
     if (!cloud_url.empty()) {
@@ -374,6 +383,109 @@ TEST(Service, DrainFlipsReadinessFirstAndFinishesInFlightRequests) {
   drainer.join();
   runner.join();
   EXPECT_EQ(node.audit->sink().count(), 1);
+}
+
+std::unique_ptr<monitor::Monitor> make_monitor() {
+  std::vector<std::string> reasons;
+  for (const router::Reason r : router::all_reasons()) reasons.emplace_back(router::to_string(r));
+  monitor::MonitorConfig mc;
+  mc.log_alerts = false;
+  return std::make_unique<monitor::Monitor>(tiny_model(engine::Precision::kInt8).labels().names(), reasons,
+                                            nlohmann::json(), mc, &SystemClock::instance(), "edge-test");
+}
+
+TEST(ServiceMonitor, CountsAnswersFeedbackAccuracyAndShadowAgreement) {
+  const std::vector<std::string> labels = tiny_model(engine::Precision::kInt8).labels().names();
+  test::FakeEdgerouteServer cloud(labels);
+  cloud.start();
+  const auto mon = make_monitor();
+  router::Policy keep;  // the tiny model is never this sure of itself, but never_escalate keeps everything local
+  keep.never_escalate = labels;
+  EdgeNode node(keep, cloud.base_url(), scratch("monitor"), {}, mon.get(), 1.0);
+  Running s(any_port(), tiny_model(engine::Precision::kInt8), node.router.get(), mon.get());
+  // Texts that name a label make the fake cloud answer that label.
+  const std::vector<std::string> texts = {"c0 refund", "c1 card", "c2 order", "hello", "c1 again", "c0 c1", "c2"};
+  std::vector<std::string> answered;
+  int expected_agree = 0;
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    const Reply r = post(s.port(), "/v1/classify",
+                         json{{"text", texts[i]}, {"request_id", "m" + std::to_string(i)}}.dump());
+    ASSERT_EQ(r.status, 200) << r.raw;
+    EXPECT_EQ(r.body["reason"], "rule_edge");
+    answered.push_back(r.body["label"].get<std::string>());
+    expected_agree += labels[test::fake_label_for(texts[i], labels)] == answered.back() ? 1 : 0;
+  }
+  node.router->shadow()->flush();
+  // Feedback: the true label is the answer for m0..m2 and another label for m3.
+  int expected_correct = 0;
+  for (std::size_t i = 0; i < 4; ++i) {
+    const std::string truth = i < 3 ? answered[i] : (answered[i] == "c0" ? "c1" : "c0");
+    expected_correct += truth == answered[i] ? 1 : 0;
+    const Reply f = post(s.port(), "/v1/feedback", json{{"request_id", "m" + std::to_string(i)}, {"label", truth}}.dump());
+    ASSERT_EQ(f.status, 200) << f.raw;
+    EXPECT_EQ(f.body["answer_was_correct"].get<bool>(), truth == answered[i]);
+  }
+  EXPECT_EQ(post(s.port(), "/v1/classify", R"({"text": ""})").status, 400);
+
+  const Reply m = get(s.port(), "/v1/monitor?window=1m");
+  ASSERT_EQ(m.status, 200) << m.raw;
+  const json& sum = m.body["summary"];
+  EXPECT_EQ(sum["requests"], texts.size());
+  EXPECT_EQ(sum["edge"], texts.size());
+  EXPECT_EQ(sum["errors"], 1);
+  EXPECT_EQ(sum["reasons"]["rule_edge"], texts.size());
+  EXPECT_EQ(sum["feedback"]["total"], 4);
+  EXPECT_EQ(sum["feedback"]["correct"], expected_correct);
+  EXPECT_DOUBLE_EQ(sum["feedback"]["accuracy"].get<double>(), expected_correct / 4.0);
+  EXPECT_EQ(sum["shadow"]["total"], texts.size());
+  EXPECT_EQ(sum["shadow"]["agree"], expected_agree);
+  EXPECT_NEAR(sum["shadow"]["cost_usd"].get<double>(), 0.0136 * static_cast<double>(texts.size()), 1e-9);
+  EXPECT_EQ(m.body["window"], "1m");
+  EXPECT_TRUE(m.body.contains("health"));
+  EXPECT_TRUE(m.body["windows"].contains("24h"));
+
+  const Reply stats = get(s.port(), "/v1/stats");
+  EXPECT_EQ(stats.body["shadow"]["agreed"], expected_agree);
+
+  const Reply metrics = get(s.port(), "/metrics");
+  EXPECT_NE(metrics.raw.find("edgeroute_feedback_total{route=\"edge\",correct=\"true\"} " +
+                             std::to_string(expected_correct)),
+            std::string::npos)
+      << metrics.raw;
+  EXPECT_NE(metrics.raw.find("edgeroute_shadow_requests_total{agreement=\"agree\"} " + std::to_string(expected_agree)),
+            std::string::npos);
+  EXPECT_NE(metrics.raw.find("edgeroute_edge_share_ratio{window=\"1m\"} 1"), std::string::npos);
+  EXPECT_NE(metrics.raw.find("edgeroute_health_score"), std::string::npos);
+}
+
+TEST(ServiceMonitor, DashboardIsOpenButTheDataNeedsTheToken) {
+  const auto mon = make_monitor();
+  EdgeNode node(router::Policy{}, "", "");
+  ServiceOptions o;
+  o.port = 0;
+  o.token = "t0ken";
+  Running s(o, tiny_model(engine::Precision::kInt8), node.router.get(), mon.get());
+  const Reply page = get(s.port(), "/dashboard");
+  EXPECT_EQ(page.status, 200);
+  EXPECT_NE(page.raw.find("<html"), std::string::npos);
+  EXPECT_EQ(get(s.port(), "/v1/monitor").status, 401);
+  EXPECT_EQ(get(s.port(), "/v1/health/report").status, 401);
+  EXPECT_EQ(get(s.port(), "/v1/monitor?window=2h", "t0ken").status, 400);
+  const Reply doc = get(s.port(), "/v1/monitor", "t0ken");
+  ASSERT_EQ(doc.status, 200);
+  EXPECT_EQ(doc.body["window"], "1h");
+  const Reply h = get(s.port(), "/v1/health/report?window=24h", "t0ken");
+  ASSERT_EQ(h.status, 200);
+  EXPECT_TRUE(h.body.contains("score"));
+  EXPECT_TRUE(h.body.contains("status"));
+}
+
+TEST(ServiceMonitor, WithoutAMonitorTheEndpointsSaySo) {
+  EdgeNode node(router::Policy{}, "", "");
+  Running s(any_port(), tiny_model(engine::Precision::kInt8), node.router.get());
+  EXPECT_EQ(get(s.port(), "/v1/monitor").status, 404);
+  EXPECT_EQ(get(s.port(), "/dashboard").status, 404);
+  EXPECT_EQ(get(s.port(), "/v1/health/report").body["error"]["code"], "no_monitor");
 }
 
 }  // namespace

@@ -6,7 +6,9 @@
 // what an edge node's "http://" cloud backend talks to).
 //
 // Endpoints (docs/openapi.yaml): POST /v1/classify, POST /v1/classify/batch,
-// POST /v1/feedback, GET /v1/stats, GET /healthz, GET /readyz, GET /metrics.
+// POST /v1/feedback, GET /v1/stats, GET /healthz, GET /readyz, GET /metrics,
+// and with a monitor (docs/monitoring.md): GET /v1/monitor, GET
+// /v1/health/report, GET /dashboard.
 // Input limits are checked before any work: body size (rejected before it is
 // read whole), JSON nesting depth, UTF-8, field types, text length in code
 // points, batch size. Errors are JSON {"error": {"code", "message"}} with the
@@ -27,6 +29,7 @@
 #include <string>
 
 #include "edgeroute/engine/classifier.h"
+#include "edgeroute/monitor/monitor.h"
 #include "edgeroute/router/router.h"
 
 namespace edgeroute::server {
@@ -51,8 +54,11 @@ struct ServiceOptions {
 
 class Service {
  public:
-  // Edge role needs a router; cloud role needs only the model.
-  Service(ServiceOptions options, const engine::Classifier& model, router::Router* router);
+  // Edge role needs a router; cloud role needs only the model. With a
+  // monitor (edge role), every answer, error, feedback and audit commit is
+  // recorded in it and its alerts are evaluated once a second.
+  Service(ServiceOptions options, const engine::Classifier& model, router::Router* router,
+          monitor::Monitor* monitor = nullptr);
   ~Service();
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
