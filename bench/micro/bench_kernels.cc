@@ -28,7 +28,7 @@ constexpr Shape kShapes[] = {{"qkv_1152x384", 1152, 384},
                              {"attn_out_384x384", 384, 384},
                              {"ffn_up_1536x384", 1536, 384},
                              {"ffn_down_384x1536", 384, 1536}};
-constexpr std::int64_t kMs[] = {1, 16, 32, 128};
+constexpr std::int64_t kMs[] = {1, 15, 16, 32, 128};
 
 struct Roofs {
   double s8[3] = {0, 0, 0};   // GMAC/s by Isa
@@ -93,18 +93,22 @@ struct RowVariant {
   void (*layer_norm)(float*, const float*, std::int64_t, std::int64_t, std::int64_t, const float*, const float*, float);
   void (*gelu)(float*, std::int64_t);
   void (*softmax)(float*, std::int64_t, std::int64_t, std::int64_t, const float*);
+  void (*attention)(const float*, std::int64_t, const float*, const float*, std::int64_t, std::int64_t, std::int64_t,
+                    std::int64_t, float, float*, std::int64_t, float*);
 };
 
 RowVariant row_variant(Isa isa) {
   switch (isa) {
     case Isa::kAvx2:
-      return {quantize_rows_s8_avx2, add_layer_norm_f32_avx2, gelu_f32_avx2, softmax_f32_avx2};
+      return {quantize_rows_s8_avx2, add_layer_norm_f32_avx2, gelu_f32_avx2, softmax_f32_avx2,
+              attention_head_f32_avx2};
     case Isa::kAvx512Vnni:
-      return {quantize_rows_s8_avx512, add_layer_norm_f32_avx512, gelu_f32_avx512, softmax_f32_avx512};
+      return {quantize_rows_s8_avx512, add_layer_norm_f32_avx512, gelu_f32_avx512, softmax_f32_avx512,
+              attention_head_f32_avx512};
     case Isa::kScalar:
       break;
   }
-  return {quantize_rows_s8_ref, add_layer_norm_f32_ref, gelu_f32_ref, softmax_f32_ref};
+  return {quantize_rows_s8_ref, add_layer_norm_f32_ref, gelu_f32_ref, softmax_f32_ref, attention_head_f32_ref};
 }
 
 void set_element_counter(benchmark::State& state, std::int64_t elements) {
@@ -170,6 +174,23 @@ void bm_quantize_rows(benchmark::State& state, Isa isa) {
   set_element_counter(state, kM * kK);
 }
 
+// One layer's self-attention at batch 1: 12 heads of one 15-token sequence,
+// head width 32, q/k/v as column slices of the fused QKV rows.
+void bm_attention(benchmark::State& state, Isa isa) {
+  constexpr std::int64_t kHeads = 12, kT = 15, kD = 32, kH = kHeads * kD;
+  const auto qkv = random_f32(kT * 3 * kH, 12);
+  std::vector<float> out(kT * kH), scratch(kT * (kT + kD));
+  const auto fn = row_variant(isa).attention;
+  for (auto _ : state) {
+    for (std::int64_t h = 0; h < kHeads; ++h) {
+      const float* q = qkv.data() + h * kD;
+      fn(q, kT, q + kH, q + 2 * kH, kT, kD, 3 * kH, 3 * kH, 0.17677670f, out.data() + h * kD, kH, scratch.data());
+    }
+    benchmark::ClobberMemory();
+  }
+  set_element_counter(state, kHeads * kT * kT * kD * 2);
+}
+
 void register_all() {
   for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512Vnni}) {
     if (!isa_supported(isa)) {
@@ -190,6 +211,7 @@ void register_all() {
     benchmark::RegisterBenchmark(("add_layer_norm_f32/" + tag + "/32x384").c_str(), bm_add_layer_norm, isa);
     benchmark::RegisterBenchmark(("gelu_f32/" + tag + "/32x1536").c_str(), bm_gelu, isa);
     benchmark::RegisterBenchmark(("softmax_f32/" + tag + "/384x32").c_str(), bm_softmax, isa);
+    benchmark::RegisterBenchmark(("attention_head_f32/" + tag + "/12x15x32").c_str(), bm_attention, isa);
   }
 }
 

@@ -41,9 +41,10 @@ bool isa_supported(Isa isa);
 // acc[m][n] = sum_k a[m][k] * w[n][k] in int32 exactly (no saturation on any
 // ISA), then c[m][n] = acc * a_scale[m] * w_scale[n] + bias[n].
 
-// Weights quantized to int8 and repacked for `isa`. Holds the per-channel
-// scales and, for u8*s8 instructions, the per-channel compensation
-// 128 * sum_k w[n][k]. Immutable after construction; shareable by threads.
+// Weights quantized to int8 and repacked for `isa` (for u8*s8 instructions,
+// offset to u8 by +128; the kernel then subtracts 128 * sum_k a[m][k] per
+// row). Holds the per-channel scales. Immutable after construction;
+// shareable by threads.
 class PackedS8 {
  public:
   // w: int8 [n, k] row-major; scale: float [n].

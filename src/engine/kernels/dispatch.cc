@@ -59,14 +59,9 @@ PackedS8::PackedS8(const std::int8_t* w, const float* scale, std::int64_t n, std
       break;
     case Isa::kAvx512Vnni:
       pack_panels(w, n, k, kS8GeometryAvx512, p.w8, p.n_padded, p.k_padded);
-      // vpdpbusd multiplies u8 x s8: the kernel feeds a + 128 and subtracts
-      // 128 * sum_k w[n][k] once per output.
-      p.compensation.assign(static_cast<std::size_t>(p.n_padded), 0);
-      for (std::int64_t row = 0; row < n; ++row) {
-        std::int32_t s = 0;
-        for (std::int64_t col = 0; col < k; ++col) s += w[row * k + col];
-        p.compensation[static_cast<std::size_t>(row)] = 128 * s;
-      }
+      // vpdpbusd multiplies u8 x s8: the weights become the unsigned operand
+      // w + 128 and the kernel subtracts 128 * sum_k a[m][k] per row.
+      for (std::int8_t& v : p.w8) v = static_cast<std::int8_t>(static_cast<std::uint8_t>(v) ^ 0x80u);
       break;
   }
   p.scale.assign(static_cast<std::size_t>(p.n_padded), 0.0f);

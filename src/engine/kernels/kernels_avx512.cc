@@ -25,8 +25,8 @@ inline std::int64_t min_i64(std::int64_t a, std::int64_t b) { return a < b ? a :
 inline float sqrt_f32(float v) { return _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(v))); }
 
 constexpr std::int64_t kLanes = 16;
-constexpr int kMr = 4;  // rows of A per micro-kernel tile
-constexpr int kNb = 4;  // panels of 16 channels per tile: 4x64 outputs, 16 zmm accumulators
+constexpr int kMr = 4;  // FP32 tile: rows of A
+constexpr int kNb = 4;  // FP32 tile: panels of 16 channels (4x64 outputs, 16 zmm accumulators)
 
 inline __mmask16 lane_mask(std::int64_t count) {
   return count >= kLanes ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << count) - 1u);
@@ -39,62 +39,106 @@ inline std::int32_t load_s32(const std::int8_t* p) {
 }
 
 // ---------------------------------------------------------------------------
-// INT8 GEMM. vpdpbusd multiplies unsigned by signed bytes, so activations are
-// fed as a ^ 0x80 = a + 128 (u8) and the epilogue subtracts the packed
-// per-channel 128 * sum_k w. Sums of 4 products (<= 4 * 255 * 128) and the
-// K-long accumulation stay far from int32 overflow, so the result is exact.
+// INT8 GEMM. vpdpbusd multiplies unsigned by signed bytes: the weights are
+// packed as w ^ 0x80 = w + 128 (u8) and the activations are the signed
+// operand, broadcast straight from memory, so the inner loop is nothing but
+// weight loads and vpdpbusd. The epilogue subtracts the per-row compensation
+// 128 * sum_k a[m][k]. Sums of 4 products (<= 4 * 255 * 128) and the K-long
+// accumulation stay far from int32 overflow, so the result is exact.
 
-// Tile of kRows x (kPanels * 16) outputs over the whole K. `a` points at the
-// tile's first row (row stride k); `w` at the block's packed panels. Reads
-// exactly k bytes per row of A: the K tail (k % 4) is gathered bytewise and
-// zero-filled, matching the zero weights packed there.
+// Packed weights are one contiguous stream (blocks follow each other), read
+// once per query at batch 1 and too large to stay in L2 across layers; the
+// tile prefetches this far ahead (into the next block near a block's end).
+// A prefetch past the end of the buffer is harmless.
+constexpr std::int64_t kPrefetchBytes = 8192;
+
+// Tile of kRows x (kPanels * 16) outputs over the whole K, for small M: up to
+// kMaxRows rows in one pass, so every weight vector is loaded once per tile
+// and feeds kRows vpdpbusd. `a` points at the tile's first row (row stride
+// k); `w` at the block's packed panels. Reads exactly k bytes per row of A:
+// the K tail (k % 4) is gathered bytewise and zero-filled.
 template <int kRows, int kPanels, class Epilogue>
-void gemm_s8s8s32_4x64_avx512vnni(const std::int8_t* a, std::int64_t k, const std::int8_t* w, const Epilogue& epi,
+void gemm_s8s8s32_tile_avx512vnni(const std::int8_t* a, std::int64_t k, const std::int8_t* w, const Epilogue& epi,
                                   std::int64_t m0, std::int64_t n0) {
-  __m512i acc[kRows][kPanels];
-#pragma GCC unroll 16
-  for (auto& row : acc)
-#pragma GCC unroll 16
-    for (auto& v : row) v = _mm512_setzero_si512();
-  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
-  const std::int64_t groups = k / 4;
-  const std::int8_t* wp = w;
-  for (std::int64_t g = 0; g < groups; ++g, wp += kPanels * 64) {
+  // Short tiles (the last layer's single [CLS] row) would leave vpdpbusd
+  // waiting on its own latency: they keep kSets accumulator sets for
+  // consecutive k-groups and add them at the end (exact in int32).
+  constexpr int kSets = kRows * kPanels >= 8 ? 1 : (kRows * kPanels >= 4 ? 2 : 4);
+  __m512i acc[kSets][kRows][kPanels];
+#pragma GCC unroll 32
+  for (auto& set : acc)
+#pragma GCC unroll 32
+    for (auto& row : set)
+#pragma GCC unroll 32
+      for (auto& v : row) v = _mm512_setzero_si512();
+  const auto step = [&](int set, const std::int8_t* wp, std::int64_t g) {
     __m512i wv[kPanels];
-#pragma GCC unroll 16
-    for (int j = 0; j < kPanels; ++j) wv[j] = _mm512_load_si512(wp + 64 * j);
-#pragma GCC unroll 16
-    for (int i = 0; i < kRows; ++i) {
-      const __m512i av = _mm512_xor_si512(_mm512_set1_epi32(load_s32(a + i * k + 4 * g)), flip);
-#pragma GCC unroll 16
-      for (int j = 0; j < kPanels; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], av, wv[j]);
+#pragma GCC unroll 32
+    for (int j = 0; j < kPanels; ++j) {
+      _mm_prefetch(reinterpret_cast<const char*>(wp + kPrefetchBytes + 64 * j), _MM_HINT_T0);
+      wv[j] = _mm512_load_si512(wp + 64 * j);
     }
+#pragma GCC unroll 32
+    for (int i = 0; i < kRows; ++i) {
+      const __m512i av = _mm512_set1_epi32(load_s32(a + i * k + 4 * g));
+#pragma GCC unroll 32
+      for (int j = 0; j < kPanels; ++j) acc[set][i][j] = _mm512_dpbusd_epi32(acc[set][i][j], wv[j], av);
+    }
+  };
+  const std::int64_t groups = k / 4;
+  const std::int64_t full = groups / kSets * kSets;
+  const std::int8_t* wp = w;
+  std::int64_t g = 0;
+  for (; g < full; g += kSets, wp += kSets * kPanels * 64) {
+#pragma GCC unroll 4
+    for (int set = 0; set < kSets; ++set) step(set, wp + set * kPanels * 64, g + set);
   }
+  for (; g < groups; ++g, wp += kPanels * 64) step(0, wp, g);
   if (const std::int64_t rest = k - 4 * groups; rest != 0) {
     __m512i wv[kPanels];
-#pragma GCC unroll 16
+#pragma GCC unroll 32
     for (int j = 0; j < kPanels; ++j) wv[j] = _mm512_load_si512(wp + 64 * j);
-#pragma GCC unroll 16
+#pragma GCC unroll 32
     for (int i = 0; i < kRows; ++i) {
       std::int32_t tail = 0;
       std::memcpy(&tail, a + i * k + 4 * groups, static_cast<std::size_t>(rest));
-      const __m512i av = _mm512_xor_si512(_mm512_set1_epi32(tail), flip);
-#pragma GCC unroll 16
-      for (int j = 0; j < kPanels; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], av, wv[j]);
+      const __m512i av = _mm512_set1_epi32(tail);
+#pragma GCC unroll 32
+      for (int j = 0; j < kPanels; ++j) acc[0][i][j] = _mm512_dpbusd_epi32(acc[0][i][j], wv[j], av);
     }
   }
-#pragma GCC unroll 16
+#pragma GCC unroll 32
   for (int i = 0; i < kRows; ++i)
-#pragma GCC unroll 16
-    for (int j = 0; j < kPanels; ++j) epi(m0 + i, n0 + kLanes * j, acc[i][j]);
+#pragma GCC unroll 32
+    for (int j = 0; j < kPanels; ++j) {
+      __m512i v = acc[0][i][j];
+#pragma GCC unroll 4
+      for (int set = 1; set < kSets; ++set) v = _mm512_add_epi32(v, acc[set][i][j]);
+      epi(m0 + i, n0 + kLanes * j, v);
+    }
+}
+
+// 128 * sum_k a[row][k] for `rows` rows of A (row stride k): the term the u8
+// weights add to every accumulator of that row.
+void row_compensation(const std::int8_t* a, std::int64_t rows, std::int64_t k, std::int32_t* out) {
+  const __m512i ones = _mm512_set1_epi8(1);
+  for (std::int64_t i = 0; i < rows; ++i) {
+    __m512i sum = _mm512_setzero_si512();
+    for (std::int64_t j = 0; j < k; j += 64) {
+      const __mmask64 mask = k - j >= 64 ? ~__mmask64{0} : (__mmask64{1} << (k - j)) - 1;
+      sum = _mm512_dpbusd_epi32(sum, ones, _mm512_maskz_loadu_epi8(mask, a + i * k + j));
+    }
+    out[i] = 128 * _mm512_reduce_add_epi32(sum);
+  }
 }
 
 struct StoreS32 {
   std::int32_t* out;
-  const std::int32_t* compensation;
+  const std::int32_t* compensation;  // per row of the current chunk
+  std::int64_t chunk_m0;
   std::int64_t n;
   void operator()(std::int64_t row, std::int64_t col, __m512i v) const {
-    v = _mm512_sub_epi32(v, _mm512_load_si512(compensation + col));
+    v = _mm512_sub_epi32(v, _mm512_set1_epi32(compensation[row - chunk_m0]));
     _mm512_mask_storeu_epi32(out + row * n + col, lane_mask(n - col), v);
   }
 };
@@ -104,13 +148,14 @@ struct StoreDequant {
   float* c;
   std::int64_t ldc;
   const float* a_scale;
-  const std::int32_t* compensation;
+  const std::int32_t* compensation;  // per row of the current chunk
+  std::int64_t chunk_m0;
   const float* w_scale;
   const float* bias;
   std::int64_t n;
   void operator()(std::int64_t row, std::int64_t col, __m512i v) const {
     const __mmask16 mask = lane_mask(n - col);
-    __m512 f = _mm512_cvtepi32_ps(_mm512_sub_epi32(v, _mm512_load_si512(compensation + col)));
+    __m512 f = _mm512_cvtepi32_ps(_mm512_sub_epi32(v, _mm512_set1_epi32(compensation[row - chunk_m0])));
     f = _mm512_mul_ps(f, _mm512_set1_ps(a_scale[row]));
     f = _mm512_mul_ps(f, _mm512_load_ps(w_scale + col));
     if (bias != nullptr) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(mask, bias + col));
@@ -118,28 +163,45 @@ struct StoreDequant {
   }
 };
 
+constexpr int kMaxRows = 15;  // 15 rows x 2 panels: 30 accumulators + 2 weight vectors
+constexpr int kS8Panels = static_cast<int>(kS8GeometryAvx512.block);
+constexpr std::int64_t kChunkRows = 16 * kMaxRows;  // rows whose compensation sits on the stack
+
 template <class Epilogue>
 using S8TileFn = void (*)(const std::int8_t*, std::int64_t, const std::int8_t*, const Epilogue&, std::int64_t,
                           std::int64_t);
 
 template <class Epilogue, std::size_t... I>
 constexpr std::array<S8TileFn<Epilogue>, sizeof...(I)> make_s8_tiles(std::index_sequence<I...>) {
-  return {&gemm_s8s8s32_4x64_avx512vnni<static_cast<int>(I / kNb) + 1, static_cast<int>(I % kNb) + 1, Epilogue>...};
+  return {&gemm_s8s8s32_tile_avx512vnni<static_cast<int>(I / kS8Panels) + 1, static_cast<int>(I % kS8Panels) + 1,
+                                        Epilogue>...};
 }
 
-// Blocks of 64 channels outside, row tiles inside: a block's packed weights
-// (64 * k bytes, 24 KiB at k = 384) stay in L1/L2 while every row tile of A
-// (small: m is the token count) streams past them.
+// Chunks of rows outside (their compensation computed once), then blocks of
+// 32 channels, then row tiles: a block's packed weights (32 * k bytes) are
+// read once per tile, and a chunk of up to 15 rows (the usual single query)
+// is one tile. Larger chunks are split into tiles of near-equal height.
 template <class Epilogue>
-void gemm_s8_driver(const std::int8_t* a, std::int64_t m, const PackedS8::Impl& w, const Epilogue& epi) {
-  static constexpr auto kTiles = make_s8_tiles<Epilogue>(std::make_index_sequence<kMr * kNb>{});
+void gemm_s8_driver(const std::int8_t* a, std::int64_t m, const PackedS8::Impl& w, Epilogue epi) {
+  static constexpr auto kTiles = make_s8_tiles<Epilogue>(std::make_index_sequence<kMaxRows * kS8Panels>{});
+  std::int32_t compensation[kChunkRows];
+  epi.compensation = compensation;
   const std::int64_t panels = w.n_padded / kLanes;
-  for (std::int64_t p0 = 0; p0 < panels; p0 += kNb) {
-    const std::int64_t nb = min_i64(kNb, panels - p0);
-    const std::int8_t* wb = w.w8.data() + p0 * kLanes * w.k_padded;
-    for (std::int64_t m0 = 0; m0 < m; m0 += kMr) {
-      const std::int64_t mr = min_i64(kMr, m - m0);
-      kTiles[static_cast<std::size_t>((mr - 1) * kNb + (nb - 1))](a + m0 * w.k, w.k, wb, epi, m0, p0 * kLanes);
+  for (std::int64_t c0 = 0; c0 < m; c0 += kChunkRows) {
+    const std::int64_t mc = min_i64(kChunkRows, m - c0);
+    row_compensation(a + c0 * w.k, mc, w.k, compensation);
+    epi.chunk_m0 = c0;
+    const std::int64_t tiles = (mc + kMaxRows - 1) / kMaxRows;
+    for (std::int64_t p0 = 0; p0 < panels; p0 += kS8Panels) {
+      const std::int64_t nb = min_i64(kS8Panels, panels - p0);
+      const std::int8_t* wb = w.w8.data() + p0 * kLanes * w.k_padded;
+      std::int64_t m0 = c0;
+      for (std::int64_t t = 0; t < tiles; ++t) {
+        const std::int64_t mr = mc / tiles + (t < mc % tiles ? 1 : 0);
+        kTiles[static_cast<std::size_t>((mr - 1) * kS8Panels + (nb - 1))](a + m0 * w.k, w.k, wb, epi, m0,
+                                                                          p0 * kLanes);
+        m0 += mr;
+      }
     }
   }
 }
@@ -214,7 +276,12 @@ inline __m512 erf512(__m512 z) {
   const __m512 small = _mm512_mul_ps(az, horner(math::kErfSmall, _mm512_mul_ps(az, az)));
   const __m512 ab =
       _mm512_min_ps(_mm512_max_ps(az, _mm512_set1_ps(math::kErfSplit)), _mm512_set1_ps(math::kErfSaturate));
-  const __m512 q = horner(math::kErfcLarge, _mm512_div_ps(_mm512_set1_ps(1.0f), ab));
+  // 1 / ab as vrcp14ps (relative error < 2^-14) and one Newton step (error
+  // ~2^-28 before rounding): a fraction of the cost of vdivps, and the result
+  // stays within the erf bound of kernels.h.
+  const __m512 r0 = _mm512_rcp14_ps(ab);
+  const __m512 inv = _mm512_fmadd_ps(r0, _mm512_fnmadd_ps(ab, r0, _mm512_set1_ps(1.0f)), r0);
+  const __m512 q = horner(math::kErfcLarge, inv);
   const __m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(ab, ab)));
   const __m512 large = _mm512_fnmadd_ps(e, q, _mm512_set1_ps(1.0f));
   const __mmask16 is_small = _mm512_cmp_ps_mask(az, _mm512_set1_ps(math::kErfSplit), _CMP_LT_OQ);
@@ -226,12 +293,12 @@ inline __m512 erf512(__m512 z) {
 }  // namespace
 
 void gemm_s8s8s32_avx512vnni(const std::int8_t* a, std::int64_t m, const PackedS8::Impl& w, std::int32_t* acc) {
-  gemm_s8_driver(a, m, w, StoreS32{acc, w.compensation.data(), w.n});
+  gemm_s8_driver(a, m, w, StoreS32{acc, nullptr, 0, w.n});
 }
 
 void linear_s8_avx512vnni(const std::int8_t* a, const float* a_scale, std::int64_t m, const PackedS8::Impl& w,
                           const float* bias, float* c, std::int64_t ldc) {
-  gemm_s8_driver(a, m, w, StoreDequant{c, ldc, a_scale, w.compensation.data(), w.scale.data(), bias, w.n});
+  gemm_s8_driver(a, m, w, StoreDequant{c, ldc, a_scale, nullptr, 0, w.scale.data(), bias, w.n});
 }
 
 void linear_f32_avx512(const float* a, std::int64_t m, std::int64_t lda, const PackedF32::Impl& w, const float* bias,

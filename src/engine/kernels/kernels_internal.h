@@ -54,7 +54,7 @@ struct PackGeometry {
   std::int64_t block;  // panels per micro-kernel tile
 };
 
-inline constexpr PackGeometry kS8GeometryAvx512{16, 4, 4};  // s8, vpdpbusd: 16 ch x 4 k = one zmm
+inline constexpr PackGeometry kS8GeometryAvx512{16, 4, 2};  // u8 (w ^ 0x80), vpdpbusd: 16 ch x 4 k = one zmm
 inline constexpr PackGeometry kS8GeometryAvx2{8, 2, 2};     // s16, vpmaddwd: 8 ch x 2 k = one ymm
 inline constexpr PackGeometry kF32GeometryAvx512{16, 1, 4};
 inline constexpr PackGeometry kF32GeometryAvx2{8, 1, 2};
@@ -67,12 +67,12 @@ struct PackedS8::Impl {
   Isa isa = Isa::kScalar;
   std::int64_t k_padded = 0;  // k rounded up to the geometry's group
   std::int64_t n_padded = 0;  // n rounded up to the geometry's panel
-  // kScalar: the canonical [n, k] rows. kAvx512Vnni: packed s8.
+  // kScalar: the canonical [n, k] rows. kAvx512Vnni: packed, each byte
+  // w ^ 0x80 = w + 128 read as u8 (the vpdpbusd unsigned operand; padding
+  // holds 0x80, i.e. w = 0).
   AlignedVector<std::int8_t> w8;
   // kAvx2: packed and sign-extended to s16 (vpmaddwd operand).
   AlignedVector<std::int16_t> w16;
-  // kAvx512Vnni: 128 * sum_k w[n][k], [n_padded] (zero past n).
-  AlignedVector<std::int32_t> compensation;
   // Per-channel scales, [n_padded] (zero past n) so epilogues load full vectors.
   AlignedVector<float> scale;
 };

@@ -64,8 +64,21 @@ TEST_P(GemmS8, BitExactOnEncoderShapes) {
   EDGEROUTE_SKIP_IF_UNSUPPORTED(GetParam());
   std::mt19937 rng(7);
   for (const auto& s : kRealShapes)
-    for (std::int64_t m : {1, 5, 16, 32}) {
+    for (std::int64_t m : {1, 5, 15, 16, 32}) {
       check_s8(GetParam(), m, s.n, s.k, rng, true);
+      if (HasFatalFailure()) return;
+    }
+}
+
+// Tall activations: the AVX-512 kernel splits rows into chunks (240 rows,
+// each with its own compensation) and each chunk into tiles of near-equal
+// height; row counts around those boundaries, with K tails.
+TEST_P(GemmS8, BitExactAcrossRowChunks) {
+  EDGEROUTE_SKIP_IF_UNSUPPORTED(GetParam());
+  std::mt19937 rng(11);
+  for (std::int64_t m : {239, 240, 241, 255, 481})
+    for (std::int64_t k : {5, 64, 385}) {
+      check_s8(GetParam(), m, 47, k, rng, true);
       if (HasFatalFailure()) return;
     }
 }
