@@ -8,11 +8,12 @@
 #    `edgeroute load` at LOW_RATE q/s (p50/p99 below saturation) and at
 #    HIGH_RATE q/s (completed q/s = capacity). Reported as medians per mode
 #    and the on/off ratio.
+# Both inputs are shuffled first (seeded), since test files are often sorted by label.
 # 2. Drift: one edge node (POLICY must carry the [calibration].reference
 #    written by `edgeroute calibrate`) receives IN_DIST.csv at DRIFT_RATE q/s
 #    for DRIFT_S seconds, then SHIFTED.csv for as long; the alerts raised
 #    (log sink), /v1/monitor and /v1/health/report are saved. The dashboard
-#    is screenshotted in headless Chromium while the shifted traffic flows,
+#    (1m window) is screenshotted in headless Chromium while the shifted traffic flows,
 #    then `edgeroute report --format html` is rendered and screenshotted.
 # Writes OUT_DIR/monitor.json and prints a markdown table with the command,
 # machine, commit and threads.
@@ -37,6 +38,22 @@ start() {  # start NAME ARGS... ; sets $port and $last_pid
   for _ in $(seq 300); do [ -s "$out/$name.port" ] && break; sleep 0.1; done
   port=$(cat "$out/$name.port")
 }
+
+# Test files are often sorted by label; a seeded shuffle makes every stretch
+# of the stream look like the whole file (the label mix the reference holds).
+shuffle() {
+  "$python" - "$1" "$2" << 'PY'
+import csv, random, sys
+with open(sys.argv[1], newline="") as f:
+    rows = list(csv.reader(f))
+head, body = rows[0], rows[1:]
+random.Random(42).shuffle(body)
+with open(sys.argv[2], "w", newline="") as f:
+    csv.writer(f).writerows([head] + body)
+PY
+}
+shuffle "$in_dist" "$out/in_dist.csv"; in_dist="$out/in_dist.csv"
+shuffle "$shifted" "$out/shifted.csv"; shifted="$out/shifted.csv"
 
 start cloud --role cloud --model "$cloud_model" --workers 1
 cloud_url="http://127.0.0.1:$port"
@@ -86,7 +103,7 @@ curl -fsS "$url/v1/monitor?window=1h" > "$out/monitor-in-dist.json"
   > "$out/drift-load-shifted.json" &
 load_pid=$!
 sleep $(( drift_s / 2 ))
-"$python" "$root/tests/monitor/browser_check.py" --url "$url/dashboard" --screenshot "$out/dashboard.png" \
+"$python" "$root/tests/monitor/browser_check.py" --url "$url/dashboard#window=1m" --screenshot "$out/dashboard.png" \
   --min-points 10 --min-renders 2 --timeout 60 > "$out/dashboard-check.json" || true
 wait "$load_pid"
 sleep 2

@@ -243,15 +243,23 @@ int index_of(const std::vector<std::string>& names, std::string_view name) {
 int DocumentBuilder::label_index(std::string_view label) const { return index_of(labels_, label); }
 int DocumentBuilder::reason_index(std::string_view reason) const { return index_of(reasons_, reason); }
 
+// With n answers over k bins and no drift at all, PSI still averages about
+// (k - 1) / n (it is close to a chi-square statistic over n). Asking for
+// 10 (k - 1) answers keeps that noise floor near 0.1, below the 0.25 alert,
+// whatever drift_min_requests says: 77 labels need 760 answers, not 100.
+std::uint64_t DocumentBuilder::psi_min_requests(std::size_t bins) const {
+  return std::max<std::uint64_t>(drift_min_requests_, 10 * static_cast<std::uint64_t>(bins > 0 ? bins - 1 : 0));
+}
+
 std::optional<double> DocumentBuilder::psi_confidence(const Bucket& b) const {
-  if (!reference_ || b.inferred < drift_min_requests_) return std::nullopt;
+  if (!reference_ || b.inferred < psi_min_requests(static_cast<std::size_t>(kConfidenceBins))) return std::nullopt;
   std::array<double, kConfidenceBins> current{};
   for (std::size_t i = 0; i < current.size(); ++i) current[i] = static_cast<double>(b.confidence[i]);
   return psi(reference_->confidence_histogram, current);
 }
 
 std::optional<double> DocumentBuilder::psi_labels(const Bucket& b) const {
-  if (!reference_ || b.inferred < drift_min_requests_) return std::nullopt;
+  if (!reference_ || b.inferred < psi_min_requests(labels_.size())) return std::nullopt;
   std::vector<double> current(b.labels.begin(), b.labels.end());
   return psi(reference_->label_shares, current);
 }

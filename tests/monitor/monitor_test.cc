@@ -289,10 +289,14 @@ TEST(Monitor, PsiNeedsMinRequests) {
   Monitor m(kLabels, kReasons, make_reference(), quiet_config(), &clock, "n");
   Uniform u(3);
   for (int i = 0; i < 99; ++i) m.record(draw(u, true, clock.unix_micros()));
+  EXPECT_FALSE(m.psi_labels());
+  m.record(draw(u, true, clock.unix_micros()));
+  EXPECT_TRUE(m.psi_labels());  // 4 labels: drift_min_requests (100) rules
+  // 20 confidence bins: 10 x 19 = 190 answers.
+  for (int i = 100; i < 189; ++i) m.record(draw(u, true, clock.unix_micros()));
   EXPECT_FALSE(m.psi_confidence());
   m.record(draw(u, true, clock.unix_micros()));
   EXPECT_TRUE(m.psi_confidence());
-  EXPECT_TRUE(m.psi_labels());
 }
 
 TEST(Monitor, AlertsFireAndResolveAsWindowsMove) {
@@ -465,6 +469,39 @@ TEST(DocumentBuilder, MapsNamesToIndices) {
   EXPECT_EQ(b.label_index("zzz"), -1);
   EXPECT_EQ(b.reason_index("complexity"), 3);
   EXPECT_EQ(b.reason_index("nope"), -1);
+}
+
+TEST(DocumentBuilder, LabelPsiWaitsForTenAnswersPerExtraLabel) {
+  // 77 labels, uniform reference: PSI's noise floor at n answers is about
+  // 76 / n, so 100 answers drawn from the reference itself would look drifted.
+  std::vector<std::string> labels;
+  nlohmann::json shares = nlohmann::json::object();
+  for (int i = 0; i < 77; ++i) {
+    labels.push_back("l" + std::to_string(i));
+    shares[labels.back()] = 1.0 / 77;
+  }
+  nlohmann::json hist = nlohmann::json::array();
+  for (int i = 0; i < 20; ++i) hist.push_back(i == 19 ? 1.0 : 0.0);
+  const nlohmann::json ref = {{"confidence_histogram", hist},
+                              {"label_shares", shares},
+                              {"energy_quantiles", {{"p50", -9.0}, {"p90", -8.0}, {"p99", -7.0}, {"p995", -6.5}}}};
+  const DocumentBuilder b(labels, kReasons, ref, quiet_config());
+  EXPECT_EQ(b.psi_min_requests(77), 760u);
+  EXPECT_EQ(b.psi_min_requests(20), 190u);
+  EXPECT_EQ(b.psi_min_requests(3), 100u);  // drift_min_requests when it is larger
+  Series series(1, 1, kReasons.size(), labels.size());
+  Observation o;
+  o.edge_confidence = 0.99;
+  for (int i = 0; i < 759; ++i) {
+    o.edge_label = i % 77;
+    series.record(o, std::nullopt);
+  }
+  EXPECT_FALSE(b.psi_labels(series.aggregate(o.ts_us)).has_value());
+  o.edge_label = 759 % 77;
+  series.record(o, std::nullopt);
+  const std::optional<double> psi = b.psi_labels(series.aggregate(o.ts_us));
+  ASSERT_TRUE(psi.has_value());
+  EXPECT_LT(*psi, 0.1);
 }
 
 TEST(SpanReport, FeedbackAfterTheLastAnswerCountsInTheLastBucket) {

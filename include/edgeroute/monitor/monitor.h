@@ -83,6 +83,8 @@ class DocumentBuilder {
   HealthInput health_input(const std::string& window, const Bucket& total, const std::vector<Bucket>& buckets,
                            std::size_t alerts_fired) const;
 
+  // PSI needs at least max(drift_min_requests, 10 x (bins - 1)) answers.
+  std::uint64_t psi_min_requests(std::size_t bins) const;
   std::optional<double> psi_confidence(const Bucket& b) const;
   std::optional<double> psi_labels(const Bucket& b) const;
   std::optional<double> ood_rate(const Bucket& b) const;
