@@ -435,6 +435,18 @@ struct Service::Impl {
     return r.to_json();
   }
 
+  // The checks every monitor endpoint shares: token, a monitor, a known
+  // ?window= (default 1h).
+  std::string monitor_window(const httplib::Request& req) const {
+    authorize(req);
+    if (mon == nullptr) throw HttpError{404, "no_monitor", "this node runs without a monitor"};
+    const std::string window = req.has_param("window") ? req.get_param_value("window") : "1h";
+    if (window != "1m" && window != "1h" && window != "24h") {
+      throw HttpError{400, "invalid_request", "window must be 1m, 1h or 24h"};
+    }
+    return window;
+  }
+
   template <typename Fn>
   void handle(const std::string& endpoint, const httplib::Request& req, httplib::Response& res, Fn fn) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -552,26 +564,10 @@ struct Service::Impl {
       });
     });
     http.Get("/v1/monitor", [this](const httplib::Request& req, httplib::Response& res) {
-      handle("monitor", req, res, [&] {
-        authorize(req);
-        if (mon == nullptr) throw HttpError{404, "no_monitor", "this node runs without a monitor"};
-        const std::string window = req.has_param("window") ? req.get_param_value("window") : "1h";
-        if (window != "1m" && window != "1h" && window != "24h") {
-          throw HttpError{400, "invalid_request", "window must be 1m, 1h or 24h"};
-        }
-        reply(res, 200, mon->document(window));
-      });
+      handle("monitor", req, res, [&] { reply(res, 200, mon->document(monitor_window(req))); });
     });
     http.Get("/v1/health/report", [this](const httplib::Request& req, httplib::Response& res) {
-      handle("health_report", req, res, [&] {
-        authorize(req);
-        if (mon == nullptr) throw HttpError{404, "no_monitor", "this node runs without a monitor"};
-        const std::string window = req.has_param("window") ? req.get_param_value("window") : "1h";
-        if (window != "1m" && window != "1h" && window != "24h") {
-          throw HttpError{400, "invalid_request", "window must be 1m, 1h or 24h"};
-        }
-        reply(res, 200, mon->health_report(window));
-      });
+      handle("health_report", req, res, [&] { reply(res, 200, mon->health_report(monitor_window(req))); });
     });
     // The page is static and holds no data, so it needs no token; its
     // fetches of /v1/monitor carry the token from the URL fragment.
