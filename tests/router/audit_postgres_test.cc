@@ -19,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "../common/run_command.h"
 #include "audit_test_support.h"
 #include "edgeroute/common/error.h"
@@ -219,6 +221,29 @@ TEST_F(PostgresAudit, ClearErrors) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("no_such_db"), std::string::npos) << e.what();
   }
+}
+
+TEST_F(PostgresAudit, ReportReadsTheLog) {
+  {
+    const auto sink = open_audit(uri_, AuditOptions{kKey});
+    std::vector<AuditRecord> rows;
+    for (int i = 0; i < 30; ++i) {
+      rows.push_back(test::make_record("pg" + std::to_string(i), "edge-1", 1'764'300'000'000'000LL + i * 5'000'000LL));
+      rows.back().reason = i % 2 == 0 ? "optimal_edge" : "low_confidence";
+      rows.back().route = i % 2 == 0 ? "edge" : "cloud";
+    }
+    sink->append(rows);
+  }
+  // `edgeroute report` needs no key: it only reads.
+  const auto r = edgeroute::test::run_command("env -u EDGEROUTE_AUDIT_KEY " + std::string(EDGEROUTE_BIN) +
+                                              " report --format json --audit " + uri_);
+  ASSERT_EQ(r.code, 0) << r.out;
+  const nlohmann::json doc = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(doc.is_object()) << r.out;
+  EXPECT_EQ(doc["summary"]["requests"], 30);
+  EXPECT_EQ(doc["summary"]["cloud"], 15);
+  EXPECT_EQ(doc["summary"]["reasons"]["low_confidence"], 15);
+  EXPECT_NEAR(doc["health"]["cost_analysis"]["span_seconds"].get<double>(), 145, 1e-6);
 }
 
 }  // namespace
