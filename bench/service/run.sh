@@ -21,15 +21,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2> /dev/null || true; done; }
 trap cleanup EXIT
 
-start() {  # start NAME ARGS... ; sets $port
-  local name="$1"; shift
-  rm -f "$out/$name.port"
-  "$bin" serve "$@" --listen 127.0.0.1:0 --port-file "$out/$name.port" > "$out/$name.log" 2>&1 &
-  pids+=($!)
-  last_pid=$!
-  for _ in $(seq 300); do [ -s "$out/$name.port" ] && break; sleep 0.1; done
-  port=$(cat "$out/$name.port")
-}
+. "$(dirname "${BASH_SOURCE[0]}")/../serve_lib.sh"
 
 start cloud --role cloud --model "$cloud_model" --workers 1
 cloud_pid=$last_pid

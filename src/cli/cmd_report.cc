@@ -181,32 +181,25 @@ void run_report(const ReportOptions& o) {
     for (const router::AuditRecord& r : rows) seen.insert(r.edge_label);
     labels.assign(seen.begin(), seen.end());
   }
-  std::map<std::string, int> label_index;
-  for (std::size_t i = 0; i < labels.size(); ++i) label_index[labels[i]] = static_cast<int>(i);
-  const std::vector<std::string> reasons = reason_names();
-  std::map<std::string, int> reason_index;
-  for (std::size_t i = 0; i < reasons.size(); ++i) reason_index[reasons[i]] = static_cast<int>(i);
 
   std::int64_t first = rows.front().ts_us, last = rows.front().ts_us;
   for (const router::AuditRecord& r : rows) {
     first = std::min(first, r.ts_us);
     last = std::max(last, r.ts_us);
   }
-  monitor::SpanReport report(labels, reasons, reference, config, first, last, rows.front().node);
+  monitor::SpanReport report(labels, reason_names(), reference, config, first, last, rows.front().node);
   std::map<std::string, std::pair<std::string, std::string>> answered;  // request id -> (route, label)
   for (const router::AuditRecord& r : rows) {
     monitor::Observation ob;
     ob.ts_us = r.ts_us;
     ob.cloud = r.route == "cloud";
-    const auto ri = reason_index.find(r.reason);
-    ob.reason = ri == reason_index.end() ? -1 : ri->second;
+    ob.reason = report.builder().reason_index(r.reason);
     ob.degraded = r.degraded;
     ob.cost_usd = r.cost_usd;
     ob.cloud_only_cost_usd = r.cloud_only_cost_usd;
     ob.latency_ms = r.latency_ms;
     ob.edge_confidence = r.edge_confidence;
-    const auto li = label_index.find(r.edge_label);
-    ob.edge_label = li == label_index.end() ? -1 : li->second;
+    ob.edge_label = report.builder().label_index(r.edge_label);
     const json details = json::parse(r.details_json, nullptr, false);
     if (details.is_object()) {
       if (details.contains("energy") && details["energy"].is_number()) ob.energy = details["energy"].get<double>();

@@ -170,6 +170,12 @@ Router::Router(RouterParts parts) : parts_(std::move(parts)), pii_(pii_options(p
   }
 }
 
+bool Router::over_cloud_budget(std::int64_t now_us) const {
+  const Policy& p = parts_.policy;
+  return p.cloud_budget_usd_per_hour > 0 &&
+         ledger_.cloud_spend_this_hour(now_us) + p.prices.cloud_usd > p.cloud_budget_usd_per_hour;
+}
+
 RouteResult Router::route(const std::string& request_id, std::string_view text, engine::Session& session) {
   const auto t0 = std::chrono::steady_clock::now();
   const Policy& policy = parts_.policy;
@@ -211,8 +217,7 @@ RouteResult Router::route(const std::string& request_id, std::string_view text, 
     const std::int64_t now_us = parts_.clock->unix_micros();
     if (parts_.cloud == nullptr) {
       r.reason = Reason::kEdgeOnly;
-    } else if (policy.cloud_budget_usd_per_hour > 0 &&
-               ledger_.cloud_spend_this_hour(now_us) + policy.prices.cloud_usd > policy.cloud_budget_usd_per_hour) {
+    } else if (over_cloud_budget(now_us)) {
       r.reason = Reason::kCloudBudgetExhausted;
     } else {
       const auto c0 = std::chrono::steady_clock::now();
@@ -267,9 +272,7 @@ RouteResult Router::route(const std::string& request_id, std::string_view text, 
   // Only answers the policy chose to keep are shadowed: never one it kept for
   // privacy, and none while the cloud is failing or over its budget.
   if (shadow_ != nullptr && (r.reason == Reason::kOptimalEdge || r.reason == Reason::kRuleEdge) &&
-      !(policy.cloud_budget_usd_per_hour > 0 &&
-        ledger_.cloud_spend_this_hour(parts_.clock->unix_micros()) + policy.prices.cloud_usd >
-            policy.cloud_budget_usd_per_hour)) {
+      !over_cloud_budget(parts_.clock->unix_micros())) {
     shadow_->offer(request_id, r.redacted_text, r.edge_label);
   }
   s.text = {};

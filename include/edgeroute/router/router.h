@@ -111,6 +111,9 @@ class Router {
   ShadowSampler* shadow() const { return shadow_.get(); }
 
  private:
+  // True when one more cloud call at the policy's price would pass the hourly budget.
+  bool over_cloud_budget(std::int64_t now_us) const;
+
   RouterParts parts_;
   text::PiiDetector pii_;
   Ledger ledger_;
