@@ -476,7 +476,7 @@ def parse_json_object(text: str) -> dict | None:
 
 def run_edgeroute_bench(binary: Path, args, precision: str, data_file: Path, n: int) -> dict:
     cmd = [
-        str(binary), "bench", "--model", str(args.edgeroute_model or args.model), "--data", str(data_file),
+        str(binary), "bench", "--model", str(edgeroute_model(args, precision)), "--data", str(data_file),
         "--column", "text", "--precision", precision, "--threads", str(args.threads), "--batch", str(args.batch),
         "--reps", str(args.reps), "--warmup", str(args.warmup), "--limit", str(n), "--output", "json",
     ]  # fmt: skip
@@ -512,9 +512,18 @@ def run_edgeroute_bench(binary: Path, args, precision: str, data_file: Path, n: 
     }
 
 
+def edgeroute_model(args, precision: str) -> Path:
+    """--edgeroute-model (an .edge file runs as stored) for int8; the FP32 row always runs --model."""
+    return args.edgeroute_model if args.edgeroute_model and precision == "int8" else args.model
+
+
 def run_edgeroute_classify(np, binary: Path, args, precision: str, data_file: Path, labels: list[str]):
-    """Probabilities from `edgeroute classify --json`, in label-id order, or None with a reason."""
-    cmd = [str(binary), "classify", "--model", str(args.edgeroute_model or args.model), "--input", str(data_file),
+    """Uncalibrated probabilities from `edgeroute classify --json`, in label-id order, or None with a reason.
+
+    classify prints calibrated probabilities softmax(z / T); the peers print softmax(z). With T from
+    the checkpoint's config.json (edgeroute_temperature, 1 when absent), softmax(z) = p^T / sum(p^T),
+    so the comparison is like for like."""
+    cmd = [str(binary), "classify", "--model", str(edgeroute_model(args, precision)), "--input", str(data_file),
            "--column", "text", "--precision", precision, "--json"]  # fmt: skip
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=args.edgeroute_timeout)
@@ -530,7 +539,15 @@ def run_edgeroute_classify(np, binary: Path, args, precision: str, data_file: Pa
                 rows.append([p[lab] for lab in labels])
     except (json.JSONDecodeError, KeyError) as e:
         return None, f"classify output not understood: {e}"
-    return np.array(rows, dtype=np.float64), None
+    probs = np.array(rows, dtype=np.float64)
+    try:
+        t = float(json.loads((Path(args.model) / "config.json").read_text()).get("edgeroute_temperature", 1.0))
+    except (OSError, ValueError) as e:
+        return None, f"cannot read the temperature from {args.model}/config.json: {e}"
+    if t != 1.0:
+        raw = np.power(np.maximum(probs, 1e-300), t)
+        probs = raw / raw.sum(axis=1, keepdims=True)
+    return probs, None
 
 
 # --------------------------------------------------------------------------------------------

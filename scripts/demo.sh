@@ -51,8 +51,9 @@ stage 3/9 "train: head warm-up, then full fine-tune with early stopping; tempera
   --head-epochs 5 --head-lr 3e-3 --epochs 3 --lr 1e-4 --max-len 64 --bf16 --freeze-embeddings \
   --threads "$threads" --out "$work/classifier" --force --no-progress
 
-stage 4/9 "compress: INT8 .edge, checked against FP32 on val (<= 0.3 points)"
-"$bin" compress --model "$work/classifier" --out "$work/model.edge" --check "$data/val.csv" --force
+stage 4/9 "compress: INT8/4-bit .edge, checked against FP32 on val (<= 0.3 points)"
+"$bin" compress --model "$work/classifier" --out "$work/model.edge" --check "$data/val.csv" --int4 \
+  --trim-vocab latin --force
 "$bin" eval --model "$work/classifier" --data "$data/test.csv" --json > "$work/eval_fp32.json"
 "$bin" eval --model "$work/model.edge" --data "$data/test.csv" --json > "$work/eval_int8.json"
 "$bin" bench --model "$work/model.edge" --data "$data/test.csv" --threads "$threads" --output json \
@@ -108,7 +109,7 @@ awk -v fb="$fp32_bytes" -v eb="$edge_bytes" -v fa="$fp32_acc" -v ia="$int8_acc" 
   -v tsav="$(json .savings "$work/route_test.json")" 'BEGIN {
   printf "| %-44s | %-36s |\n", "measure", "value"
   printf "|%s|%s|\n", "----------------------------------------------", "--------------------------------------"
-  printf "| %-44s | %-36s |\n", "model size FP32 -> INT8", sprintf("%.1f MB -> %.1f MB (%.1f%% smaller)", fb/1e6, eb/1e6, 100*(1-eb/fb))
+  printf "| %-44s | %-36s |\n", "model size FP32 -> edge (int8/4-bit)", sprintf("%.1f MB -> %.1f MB (%.1f%% smaller)", fb/1e6, eb/1e6, 100*(1-eb/fb))
   printf "| %-44s | %-36s |\n", "test accuracy FP32 / INT8", sprintf("%.2f%% / %.2f%%", 100*fa, 100*ia)
   printf "| %-44s | %-36s |\n", "accuracy retention after INT8", sprintf("%.2f%%", 100*ia/fa)
   printf "| %-44s | %-36s |\n", "edge latency, 1 thread, batch 1 (p50 / p95)", sprintf("%.2f / %.2f ms", p50, p95)

@@ -18,6 +18,10 @@ void print_report(const engine::CompressOptions& o, const engine::CompressReport
   std::printf("\nsize: %.2f MiB -> %.2f MiB (%.1f%% smaller)\n", static_cast<double>(r.source_bytes) / mb,
               static_cast<double>(r.edge_bytes) / mb,
               100.0 * (1.0 - static_cast<double>(r.edge_bytes) / static_cast<double>(r.source_bytes)));
+  if (r.vocab_rows != r.vocab_rows_source) {
+    std::printf("vocabulary: %lld of %lld tokens kept (--trim-vocab %s)\n", static_cast<long long>(r.vocab_rows),
+                static_cast<long long>(r.vocab_rows_source), engine::vocab_trim_name(o.trim));
+  }
   if (r.check_rows > 0) {
     std::printf("accuracy on %lld check rows: fp32 %.2f%%, edge %.2f%% (loss %.2f points, budget %.2f), "
                 "agreement %.2f%%\n",
@@ -26,13 +30,16 @@ void print_report(const engine::CompressOptions& o, const engine::CompressReport
   } else {
     std::printf("accuracy: not checked (pass --check FILE with labeled data)\n");
   }
-  std::printf("\n| group | precision | [CLS] NMSE when alone INT8 |\n|---|---|---|\n");
+  const auto cell = [](double v) {
+    if (v < 0.0) return std::string("-");
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3g", v);
+    return std::string(buf);
+  };
+  std::printf("\n| group | stored | [CLS] NMSE alone int8 | alone int4 |\n|---|---|---|---|\n");
   for (const auto& g : r.groups) {
-    if (g.nmse >= 0.0) {
-      std::printf("| %s | %s | %.3g |\n", g.group.c_str(), g.fp32 ? "fp32" : "int8", g.nmse);
-    } else {
-      std::printf("| %s | %s | - |\n", g.group.c_str(), g.fp32 ? "fp32" : "int8");
-    }
+    std::printf("| %s | %s | %s | %s |\n", g.group.c_str(), engine::storage_name(g.storage), cell(g.nmse).c_str(),
+                cell(g.nmse4).c_str());
   }
 }
 
@@ -40,7 +47,7 @@ void print_report(const engine::CompressOptions& o, const engine::CompressReport
 
 void register_compress(CLI::App& app) {
   auto o = std::make_shared<engine::CompressOptions>();
-  CLI::App* cmd = app.add_subcommand("compress", "Quantize a classifier directory into an INT8 .edge file");
+  CLI::App* cmd = app.add_subcommand("compress", "Quantize a classifier directory into an .edge file (INT8, optionally 4-bit)");
   cmd->add_option("--model", o->model_dir, "Hugging Face classifier directory (FP32)")
       ->required()
       ->check(CLI::ExistingDirectory);
@@ -54,8 +61,18 @@ void register_compress(CLI::App& app) {
   cmd->add_option("--keep-fp32", o->keep_fp32,
                   "Regex of groups to keep in FP32 (repeatable), e.g. 'ffn.down' or 'layers.5.'");
   cmd->add_option("--check-limit", o->check_limit, "Use only the first N check rows (0: all)");
+  cmd->add_flag("--int4", o->int4,
+                 "Store groups in 4 bits where the --check accuracy budget allows (falls back to int8, then fp32)");
+  cmd->add_option("--int4-group", o->int4_group, "Columns per 4-bit scale (default 128; even, divides the rows)")
+      ->check(CLI::Range(std::int64_t{2}, std::int64_t{1} << 20));
+  auto trim = std::make_shared<std::string>("none");
+  cmd->add_option("--trim-vocab", *trim,
+                  "Drop vocabulary rows the tokenizer never produces: none, unused ([unusedN] placeholders; "
+                  "identical results), latin (also non-Latin-script tokens)")
+      ->check(CLI::IsMember({"none", "unused", "latin"}));
   cmd->add_flag("--force", o->force, "Overwrite --out if it exists");
-  cmd->callback([o]() {
+  cmd->callback([o, trim]() {
+    o->trim = engine::parse_vocab_trim(*trim);
     o->progress = [](const std::string& m) { std::fprintf(stderr, "compress: %s\n", m.c_str()); };
     const engine::CompressReport r = engine::compress(*o);
     print_report(*o, r);

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <regex>
-#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -90,12 +90,43 @@ CompressReport compress(const CompressOptions& o) {
     if (o.progress) o.progress(m);
   };
   if (fs::exists(o.out) && !o.force) throw Error(o.out + ": exists; pass --force to overwrite it");
+  if (o.int4 && o.check_path.empty()) {
+    throw Error("--int4 needs --check: 4-bit groups are kept only where the accuracy budget holds on labeled data");
+  }
   const fs::path weights_path = fs::path(o.model_dir) / "model.safetensors";
   const modelio::EncoderConfig config = modelio::load_hf_config(o.model_dir);
+  if (o.int4) {
+    for (const std::int64_t cols : {config.hidden_size, config.intermediate_size}) {
+      const std::int64_t g = std::min(o.int4_group, cols);
+      if (g <= 0 || g % 2 != 0 || cols % g != 0) {
+        throw Error("--int4-group " + std::to_string(o.int4_group) + " must be even and divide hidden_size (" +
+                    std::to_string(config.hidden_size) + ") and intermediate_size (" +
+                    std::to_string(config.intermediate_size) + ")");
+      }
+    }
+  }
   const modelio::SafetensorsFile file = modelio::SafetensorsFile::open(weights_path.string());
   const HfWeights weights(config, file);
   const text::Tokenizer tokenizer = text::Tokenizer::from_pretrained(o.model_dir);
   const float temperature = hf_temperature(config, (fs::path(o.model_dir) / "config.json").string());
+
+  // The vocabulary as written: every variant below uses it, so the measured
+  // figures are those of the file.
+  const std::vector<std::int64_t> kept = kept_tokens(tokenizer.vocab(), tokenizer.config(), o.trim);
+  modelio::EncoderConfig edge_config = config;
+  edge_config.vocab_size = static_cast<std::int64_t>(kept.size());
+  const auto pad = std::lower_bound(kept.begin(), kept.end(), config.pad_token_id);
+  if (pad != kept.end() && *pad == config.pad_token_id) edge_config.pad_token_id = pad - kept.begin();
+  std::vector<std::string> kept_names;
+  kept_names.reserve(kept.size());
+  for (const std::int64_t id : kept) kept_names.push_back(tokenizer.vocab().tokens()[static_cast<std::size_t>(id)]);
+  const text::Tokenizer edge_tokenizer(
+      text::Vocab::from_tokens(std::move(kept_names), tokenizer.config().continuing_prefix), tokenizer.config());
+  const TrimmedWeights trimmed(weights, kept, config.vocab_size);
+  if (o.trim != VocabTrim::kNone) {
+    say("vocabulary: " + std::string(vocab_trim_name(o.trim)) + " trim keeps " + std::to_string(kept.size()) + " of " +
+        std::to_string(config.vocab_size) + " tokens");
+  }
 
   std::vector<std::regex> patterns;
   for (const std::string& p : o.keep_fp32) {
@@ -105,26 +136,31 @@ CompressReport compress(const CompressOptions& o) {
       throw Error("--keep-fp32 '" + p + "' is not a valid regular expression: " + e.what());
     }
   }
-  std::set<std::string> fp32;
-  for (const std::string& g : quantization_groups(config)) {
-    for (const auto& re : patterns) {
-      if (std::regex_search(g, re)) fp32.insert(g);
-    }
+  const std::vector<std::string> groups = quantization_groups(config);
+  using Levels = std::map<std::string, Storage>;
+  Levels level;
+  for (const std::string& g : groups) {
+    const bool keep = std::any_of(patterns.begin(), patterns.end(), [&](const auto& re) { return std::regex_search(g, re); });
+    level[g] = keep ? Storage::kFp32 : (o.int4 ? Storage::kInt4 : Storage::kInt8);
   }
+  const auto build = [&](const Levels& lv) {
+    const Int4View view(
+        trimmed, [&lv](const std::string& g) { return lv.at(g) == Storage::kInt4; }, o.int4_group);
+    ClassifierOptions c;
+    c.precision = Precision::kInt8;
+    c.keep_fp32 = [&lv](const std::string& g) { return lv.at(g) == Storage::kFp32; };
+    return Classifier::build_from(edge_config, edge_tokenizer, view, temperature, c);
+  };
 
   CompressReport report;
   report.source_bytes = static_cast<std::uint64_t>(fs::file_size(weights_path));
-  ClassifierOptions fp32_options;
-  fp32_options.precision = Precision::kFp32;
-  const auto int8_options = [&](const std::set<std::string>& keep) {
-    ClassifierOptions c;
-    c.precision = Precision::kInt8;
-    c.keep_fp32 = [keep](const std::string& g) { return keep.count(g) > 0; };
-    return c;
-  };
-  for (const std::string& g : quantization_groups(config)) report.groups.push_back({g, -1.0, false});
+  report.vocab_rows = edge_config.vocab_size;
+  report.vocab_rows_source = config.vocab_size;
+  for (const std::string& g : groups) report.groups.push_back({g, -1.0, -1.0, level[g]});
 
   if (!o.check_path.empty()) {
+    ClassifierOptions fp32_options;
+    fp32_options.precision = Precision::kFp32;
     const Classifier reference = Classifier::build_from(config, tokenizer, weights, temperature, fp32_options);
     const CheckData check = read_check(o, config.labels);
     report.check_rows = static_cast<std::int64_t>(check.texts.size());
@@ -134,53 +170,81 @@ CompressReport compress(const CompressOptions& o) {
     const std::vector<Prediction> ref_head(
         ref.begin(), ref.begin() + static_cast<std::ptrdiff_t>(std::min(ref.size(), o.sensitivity_rows)));
 
-    // Sensitivity of each group alone.
-    const std::vector<std::string> groups = quantization_groups(config);
+    // Sensitivity of each group alone, at each storage it may take.
     for (std::size_t gi = 0; gi < groups.size(); ++gi) {
-      if (fp32.count(groups[gi])) continue;
-      std::set<std::string> all_but_one(groups.begin(), groups.end());
-      all_but_one.erase(groups[gi]);
-      const Classifier one = Classifier::build_from(config, tokenizer, weights, temperature, int8_options(all_but_one));
-      report.groups[gi].nmse = embedding_nmse(ref_head, run(one, check.texts, o.sensitivity_rows));
+      if (level[groups[gi]] == Storage::kFp32) continue;
+      Levels alone;
+      for (const std::string& g : groups) alone[g] = Storage::kFp32;
+      alone[groups[gi]] = Storage::kInt8;
+      report.groups[gi].nmse = embedding_nmse(ref_head, run(build(alone), check.texts, o.sensitivity_rows));
+      if (o.int4) {
+        alone[groups[gi]] = Storage::kInt4;
+        report.groups[gi].nmse4 = embedding_nmse(ref_head, run(build(alone), check.texts, o.sensitivity_rows));
+      }
       say("sensitivity " + std::to_string(gi + 1) + "/" + std::to_string(groups.size()) + ": " + groups[gi]);
     }
 
-    // Fall back, most sensitive first, until the loss fits the budget.
+    // Move the most sensitive group one step up until the loss fits the budget.
     for (;;) {
-      const Classifier q = Classifier::build_from(config, tokenizer, weights, temperature, int8_options(fp32));
-      const std::vector<Prediction> got = run(q, check.texts, check.texts.size());
+      const std::vector<Prediction> got = run(build(level), check.texts, check.texts.size());
       report.int8_accuracy = accuracy(got, check.labels);
       std::size_t agree = 0;
       for (std::size_t i = 0; i < got.size(); ++i) agree += got[i].label == ref[i].label ? 1 : 0;
       report.agreement = static_cast<double>(agree) / static_cast<double>(got.size());
       const double loss = (report.fp32_accuracy - report.int8_accuracy) * 100.0;
-      say("int8 with " + std::to_string(fp32.size()) + " fp32 groups: accuracy " +
+      std::map<Storage, int> counts;
+      for (const auto& [g, s] : level) ++counts[s];
+      say("int4 " + std::to_string(counts[Storage::kInt4]) + ", int8 " + std::to_string(counts[Storage::kInt8]) +
+          ", fp32 " + std::to_string(counts[Storage::kFp32]) + " groups: accuracy " +
           std::to_string(report.int8_accuracy * 100.0) + "%, loss " + std::to_string(loss) + " points");
       if (loss <= o.max_loss_points) break;
       const GroupFigure* worst = nullptr;
+      double worst_nmse = -1.0;
       for (const GroupFigure& g : report.groups) {
-        if (!fp32.count(g.group) && (worst == nullptr || g.nmse > worst->nmse)) worst = &g;
+        const Storage s = level[g.group];
+        if (s == Storage::kFp32) continue;
+        const double n = s == Storage::kInt4 ? g.nmse4 : g.nmse;
+        if (worst == nullptr || n > worst_nmse) {
+          worst = &g;
+          worst_nmse = n;
+        }
       }
-      if (worst == nullptr) break;
-      fp32.insert(worst->group);
+      if (worst == nullptr) {
+        say("the budget does not hold even with every group in FP32");
+        break;
+      }
+      Storage& s = level[worst->group];
+      s = s == Storage::kInt4 ? Storage::kInt8 : Storage::kFp32;
     }
   }
-  for (GroupFigure& g : report.groups) g.fp32 = fp32.count(g.group) > 0;
+  for (GroupFigure& g : report.groups) g.storage = level[g.group];
 
   const MappedFile mapped(weights_path.string());
-  nlohmann::json figures = {
-      {"source_bytes", report.source_bytes},   {"check_rows", report.check_rows},       {"check_data", o.check_path},
-      {"fp32_accuracy", report.fp32_accuracy}, {"int8_accuracy", report.int8_accuracy}, {"agreement", report.agreement},
-      {"max_loss_points", o.max_loss_points}};
+  nlohmann::json figures = {{"source_bytes", report.source_bytes},
+                            {"check_rows", report.check_rows},
+                            {"check_data", o.check_path},
+                            {"fp32_accuracy", report.fp32_accuracy},
+                            {"int8_accuracy", report.int8_accuracy},
+                            {"agreement", report.agreement},
+                            {"max_loss_points", o.max_loss_points},
+                            {"vocab_trim", vocab_trim_name(o.trim)},
+                            {"vocab_rows", report.vocab_rows},
+                            {"vocab_rows_source", report.vocab_rows_source}};
   for (const GroupFigure& g : report.groups) {
-    figures["groups"].push_back({{"group", g.group}, {"nmse", g.nmse}, {"fp32", g.fp32}});
+    figures["groups"].push_back({{"group", g.group},
+                                 {"nmse", g.nmse},
+                                 {"nmse4", g.nmse4},
+                                 {"storage", storage_name(g.storage)},
+                                 {"fp32", g.storage == Storage::kFp32}});
   }
   EdgeWriteRequest req;
-  req.config = &config;
-  req.weights = &weights;
-  req.tokenizer = &tokenizer;
+  req.config = &edge_config;
+  req.weights = &trimmed;
+  req.tokenizer = &edge_tokenizer;
   req.temperature = temperature;
-  req.int8_group = [&fp32](const std::string& g) { return fp32.count(g) == 0; };
+  req.storage = [&level](const std::string& g) { return level.at(g); };
+  req.int4_group = o.int4_group;
+  req.vocab_trim = vocab_trim_name(o.trim);
   req.source_sha256 = sha256_hex(mapped.bytes());
   req.figures = figures;
   say("writing " + o.out);

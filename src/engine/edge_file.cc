@@ -1,5 +1,6 @@
 #include "edgeroute/engine/edge_file.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "edgeroute/common/error.h"
@@ -64,9 +65,8 @@ json meta_json(const modelio::SafetensorsFile& f, const std::string& key) {
 std::uint64_t write_edge_file(const std::string& path, const EdgeWriteRequest& r) {
   const modelio::EncoderConfig& config = *r.config;
   modelio::SafetensorsWriter writer;
-  json fp32_groups = json::array();
-  json int8_groups = json::array();
-  for (const std::string& g : quantization_groups(config)) (r.int8_group(g) ? int8_groups : fp32_groups).push_back(g);
+  json groups = {{"fp32", json::array()}, {"int8", json::array()}, {"int4", json::array()}};
+  for (const std::string& g : quantization_groups(config)) groups[storage_name(r.storage(g))].push_back(g);
 
   modelio::Heads heads;
   heads.pooler = config.arch == modelio::Architecture::kBert && r.weights->has("pooler.weight");
@@ -77,7 +77,14 @@ std::uint64_t write_edge_file(const std::string& path, const EdgeWriteRequest& r
       continue;
     }
     const std::string group = quantization_group(spec.canonical);
-    if (!group.empty() && r.int8_group(group)) {
+    const Storage storage = group.empty() ? Storage::kFp32 : r.storage(group);
+    if (storage == Storage::kInt4) {
+      const StoredMatrix f = r.weights->matrix(spec.canonical, spec.shape[0], spec.shape[1]);
+      if (f.is_int8()) throw Error(r.weights->source() + ": " + spec.canonical + " is int8; 4-bit needs float weights");
+      const Int4Matrix q = quantize_int4(f.f32, f.rows, f.cols, std::min(r.int4_group, f.cols));
+      writer.add(spec.canonical + ".q4", {q.rows, q.cols / 2}, std::span<const std::uint8_t>(q.packed));
+      writer.add(spec.canonical + ".scale4", {q.rows, q.cols / q.group}, std::span<const float>(q.scale));
+    } else if (storage == Storage::kInt8) {
       const StoredMatrix f = r.weights->matrix(spec.canonical, spec.shape[0], spec.shape[1]);
       const StoredMatrix q = f.is_int8() ? f : quantize_rows(f.f32, f.rows, f.cols);
       writer.add(spec.canonical + ".q8", {q.rows, q.cols}, std::span<const std::int8_t>(q.q8));
@@ -103,11 +110,16 @@ std::uint64_t write_edge_file(const std::string& path, const EdgeWriteRequest& r
   writer.set_metadata("edgeroute.source_sha256", r.source_sha256);
   writer.set_metadata("edgeroute.quantization",
                       json{{"weights", "int8 symmetric per output row, scale = amax/127"},
+                           {"int4_weights", "int4 symmetric in [-7, 7] per group of columns, scale = amax/7; "
+                                            "widened to per-row int8 at load"},
+                           {"int4_group_size", r.int4_group},
+                           {"vocab_trim", r.vocab_trim},
                            {"activations", "int8 symmetric per token, computed at run time"},
                            {"accumulation", "int32"},
                            {"fp32_ops", "bias, GELU, residual, LayerNorm, softmax, pooler, classifier"},
-                           {"int8_groups", int8_groups},
-                           {"fp32_groups", fp32_groups}}
+                           {"int4_groups", groups["int4"]},
+                           {"int8_groups", groups["int8"]},
+                           {"fp32_groups", groups["fp32"]}}
                           .dump());
   writer.set_metadata("edgeroute.figures", r.figures.dump());
   writer.write(path);

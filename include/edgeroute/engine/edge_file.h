@@ -3,19 +3,22 @@
 // settings, calibration temperature — and how it was made. docs/format.md is
 // the specification; in short:
 //
-//   tensors   canonical names (modelio/tensor_names.h). A quantized matrix
-//             NAME is NAME.q8 (I8 [rows, cols], symmetric per output row) plus
-//             NAME.scale (F32 [rows]); every other tensor is F32 under NAME.
+//   tensors   canonical names (modelio/tensor_names.h). An int8 matrix NAME
+//             is NAME.q8 (I8 [rows, cols], symmetric per output row) plus
+//             NAME.scale (F32 [rows]); a 4-bit one (version 2) is NAME.q4 (U8
+//             [rows, cols / 2], two values per byte) plus NAME.scale4 (F32
+//             [rows, cols / group]); every other tensor is F32 under NAME.
 //             Data is 64-byte aligned where sizes allow (docs/safetensors.md).
-//   metadata  general.format = "edgeroute.edge", general.version = "1",
+//   metadata  general.format = "edgeroute.edge", general.version = "2",
 //             edgeroute.config (Hugging Face config.json text, with labels),
 //             tokenizer.vocab (tokens joined by "\n"), tokenizer.config (JSON),
 //             edgeroute.temperature, edgeroute.source_sha256,
-//             edgeroute.quantization (JSON recipe and FP32 groups),
+//             edgeroute.quantization (JSON recipe, groups per storage,
+//             vocabulary trim),
 //             edgeroute.figures (JSON measured at compress time).
 //
-// Readers accept every version up to kEdgeFormatVersion and refuse newer
-// files with a message that says to upgrade.
+// Readers accept every version up to kEdgeFormatVersion (version 1 files have
+// no 4-bit tensors) and refuse newer files with a message that says to upgrade.
 #pragma once
 
 #include <cstdint>
@@ -32,7 +35,7 @@
 
 namespace edgeroute::engine {
 
-inline constexpr std::int64_t kEdgeFormatVersion = 1;
+inline constexpr std::int64_t kEdgeFormatVersion = 2;
 inline constexpr const char* kEdgeFormatName = "edgeroute.edge";
 
 struct EdgeFileInfo {
@@ -51,7 +54,9 @@ struct EdgeWriteRequest {
   const WeightSource* weights = nullptr;  // float weights of the source checkpoint
   const text::Tokenizer* tokenizer = nullptr;
   float temperature = 1.0f;
-  std::function<bool(const std::string& group)> int8_group;  // true: store the group int8
+  std::function<Storage(const std::string& group)> storage;  // how each quantization group is stored
+  std::int64_t int4_group = 128;  // columns per 4-bit scale, capped at the row length
+  std::string vocab_trim = "none";  // recorded in edgeroute.quantization (vocab_trim.h)
   std::string source_sha256;
   nlohmann::json figures = nlohmann::json::object();
 };

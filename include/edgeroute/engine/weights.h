@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -27,6 +28,30 @@ struct StoredMatrix {
 // Symmetric per-row int8 quantization of a float matrix.
 StoredMatrix quantize_rows(const std::vector<float>& w, std::int64_t rows, std::int64_t cols);
 std::vector<float> dequantize(const StoredMatrix& m);
+
+// How an .edge file stores a quantization group's weights.
+enum class Storage : std::uint8_t { kFp32, kInt8, kInt4 };
+const char* storage_name(Storage s);
+
+// A matrix stored in 4 bits: symmetric int4 values in [-7, 7] with one scale
+// per `group` consecutive columns of a row (scale = amax / 7; all-zero groups
+// get scale 1). Two values per byte, column 2j in the low nibble and 2j + 1
+// in the high nibble, two's complement. `group` divides cols and is even.
+struct Int4Matrix {
+  std::int64_t rows = 0;
+  std::int64_t cols = 0;
+  std::int64_t group = 0;
+  std::vector<std::uint8_t> packed;  // [rows, cols / 2]
+  std::vector<float> scale;          // [rows, cols / group]
+};
+
+// Throws edgeroute::Error when cols or group do not fit the layout above.
+Int4Matrix quantize_int4(const std::vector<float>& w, std::int64_t rows, std::int64_t cols, std::int64_t group);
+// The per-row int8 matrix the runtime executes for a 4-bit one: row scale
+// s = max_g(s_g) / 18 and q8 = round(q4 * s_g / s), so |q8| <= 126 and a row
+// with one group converts exactly (q8 = 18 * q4). Throws for a nibble of -8
+// (never written; a corrupt file) naming `source`.
+StoredMatrix widen_int4(const Int4Matrix& m, const std::string& source);
 
 // The quantizable matrices are grouped as the runtime executes them; one
 // decision (int8 or FP32) per group: "embeddings.word",
@@ -64,8 +89,30 @@ class HfWeights final : public WeightSource {
   std::map<std::string, const modelio::TensorView*, std::less<>> tensors_;
 };
 
+// A view of float weights as an .edge file would serve them after storing the
+// groups `int4` selects in 4 bits (quantize_int4 then widen_int4): compress
+// measures a 4-bit recipe without writing a file. Other tensors pass through.
+class Int4View final : public WeightSource {
+ public:
+  Int4View(const WeightSource& base, std::function<bool(const std::string& group)> int4, std::int64_t group_size)
+      : base_(base), int4_(std::move(int4)), group_size_(group_size) {}
+  const std::string& source() const override { return base_.source(); }
+  bool has(const std::string& canonical) const override { return base_.has(canonical); }
+  std::vector<float> vector(const std::string& canonical, const std::vector<std::int64_t>& shape) const override {
+    return base_.vector(canonical, shape);
+  }
+  StoredMatrix matrix(const std::string& canonical, std::int64_t rows, std::int64_t cols) const override;
+
+ private:
+  const WeightSource& base_;
+  std::function<bool(const std::string& group)> int4_;
+  std::int64_t group_size_;
+};
+
 // An .edge file: tensors under canonical names; an int8 matrix NAME is stored
-// as NAME.q8 (I8 [rows, cols]) and NAME.scale (F32 [rows]).
+// as NAME.q8 (I8 [rows, cols]) and NAME.scale (F32 [rows]); a 4-bit one as
+// NAME.q4 (U8 [rows, cols / 2]) and NAME.scale4 (F32 [rows, cols / group]),
+// served widened to int8 (widen_int4).
 class EdgeWeights final : public WeightSource {
  public:
   explicit EdgeWeights(const modelio::SafetensorsFile& file) : file_(file) {}
