@@ -110,8 +110,8 @@ awk -v fb="$fp32_bytes" -v eb="$edge_bytes" -v fa="$fp32_acc" -v ia="$int8_acc" 
   printf "| %-44s | %-36s |\n", "measure", "value"
   printf "|%s|%s|\n", "----------------------------------------------", "--------------------------------------"
   printf "| %-44s | %-36s |\n", "model size FP32 -> edge (int8/4-bit)", sprintf("%.1f MB -> %.1f MB (%.1f%% smaller)", fb/1e6, eb/1e6, 100*(1-eb/fb))
-  printf "| %-44s | %-36s |\n", "test accuracy FP32 / INT8", sprintf("%.2f%% / %.2f%%", 100*fa, 100*ia)
-  printf "| %-44s | %-36s |\n", "accuracy retention after INT8", sprintf("%.2f%%", 100*ia/fa)
+  printf "| %-44s | %-36s |\n", "test accuracy FP32 / edge", sprintf("%.2f%% / %.2f%%", 100*fa, 100*ia)
+  printf "| %-44s | %-36s |\n", "accuracy retention after quantization", sprintf("%.2f%%", 100*ia/fa)
   printf "| %-44s | %-36s |\n", "edge latency, 1 thread, batch 1 (p50 / p95)", sprintf("%.2f / %.2f ms", p50, p95)
   printf "| %-44s | %-36s |\n", "HTTP answer latency, stream (p50 / p99)", sprintf("%.2f / %.2f ms", lp50, lp99)
   printf "| %-44s | %-36s |\n", "stream: edge share", sprintf("%.1f%%", 100*edge)
