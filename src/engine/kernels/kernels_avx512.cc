@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 
 #include "kernels_internal.h"
@@ -427,7 +428,83 @@ void softmax_f32_avx512(float* x, std::int64_t m, std::int64_t n, std::int64_t l
 
 // Keys are transposed to [d, t] first so that both products run as axpys
 // across contiguous lanes (keys for the scores, head channels for the
-// output), with no horizontal reductions.
+// output), with no horizontal reductions. Rows are processed in blocks with
+// one accumulator chain per row (and per 16 output lanes), so the FMA
+// latency overlaps across rows instead of serializing one row at a time; each
+// element still sums in the same order as the reference (over c for a
+// score, over j for an output).
+namespace {
+
+constexpr std::int64_t kAttnRows = 8;
+
+template <int kRows>
+inline void attention_scores_block(const float* q, std::int64_t ldq, const float* kt, std::int64_t t, std::int64_t d,
+                                   __m512 vscale, float* scores) {
+  for (std::int64_t j = 0; j < t; j += kLanes) {
+    const __mmask16 mask = lane_mask(t - j);
+    __m512 acc[kRows];
+    #pragma GCC unroll 16
+    for (int r = 0; r < kRows; ++r) acc[r] = _mm512_setzero_ps();
+    for (std::int64_t c = 0; c < d; ++c) {
+      const __m512 kv = _mm512_maskz_loadu_ps(mask, kt + c * t + j);
+      #pragma GCC unroll 16
+      for (int r = 0; r < kRows; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(q[r * ldq + c]), kv, acc[r]);
+    }
+    #pragma GCC unroll 16
+    for (int r = 0; r < kRows; ++r) _mm512_mask_storeu_ps(scores + r * t + j, mask, _mm512_mul_ps(acc[r], vscale));
+  }
+}
+
+template <int kRows>
+inline void attention_output_block(const float* p, std::int64_t t, const float* v, std::int64_t ldkv, std::int64_t d,
+                                   float* out, std::int64_t ldo) {
+  std::int64_t c = 0;
+  for (; c + 2 * kLanes <= d; c += 2 * kLanes) {
+    __m512 acc0[kRows];
+    __m512 acc1[kRows];
+    #pragma GCC unroll 16
+    for (int r = 0; r < kRows; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
+    for (std::int64_t j = 0; j < t; ++j) {
+      const __m512 v0 = _mm512_loadu_ps(v + j * ldkv + c);
+      const __m512 v1 = _mm512_loadu_ps(v + j * ldkv + c + kLanes);
+      #pragma GCC unroll 16
+      for (int r = 0; r < kRows; ++r) {
+        const __m512 pr = _mm512_set1_ps(p[r * t + j]);
+        acc0[r] = _mm512_fmadd_ps(pr, v0, acc0[r]);
+        acc1[r] = _mm512_fmadd_ps(pr, v1, acc1[r]);
+      }
+    }
+    #pragma GCC unroll 16
+    for (int r = 0; r < kRows; ++r) {
+      _mm512_storeu_ps(out + r * ldo + c, acc0[r]);
+      _mm512_storeu_ps(out + r * ldo + c + kLanes, acc1[r]);
+    }
+  }
+  for (; c < d; c += kLanes) {
+    const __mmask16 mask = lane_mask(d - c);
+    __m512 acc[kRows];
+    #pragma GCC unroll 16
+    for (int r = 0; r < kRows; ++r) acc[r] = _mm512_setzero_ps();
+    for (std::int64_t j = 0; j < t; ++j) {
+      const __m512 vv = _mm512_maskz_loadu_ps(mask, v + j * ldkv + c);
+      #pragma GCC unroll 16
+      for (int r = 0; r < kRows; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(p[r * t + j]), vv, acc[r]);
+    }
+    #pragma GCC unroll 16
+    for (int r = 0; r < kRows; ++r) _mm512_mask_storeu_ps(out + r * ldo + c, mask, acc[r]);
+  }
+}
+
+template <class Fn>
+inline void for_row_blocks(std::int64_t m, Fn&& fn) {
+  std::int64_t i = 0;
+  for (; i + kAttnRows <= m; i += kAttnRows) fn(i, std::integral_constant<int, kAttnRows>{});
+  for (; i + 4 <= m; i += 4) fn(i, std::integral_constant<int, 4>{});
+  for (; i < m; ++i) fn(i, std::integral_constant<int, 1>{});
+}
+
+}  // namespace
+
 void attention_head_f32_avx512(const float* q, std::int64_t m, const float* k, const float* v, std::int64_t t,
                                std::int64_t d, std::int64_t ldq, std::int64_t ldkv, float scale, float* out,
                                std::int64_t ldo, float* scratch) {
@@ -437,29 +514,13 @@ void attention_head_f32_avx512(const float* q, std::int64_t m, const float* k, c
     for (std::int64_t c = 0; c < d; ++c) kt[c * t + j] = k[j * ldkv + c];
   }
   const __m512 vscale = _mm512_set1_ps(scale);
-  for (std::int64_t i = 0; i < m; ++i) {
-    const float* qi = q + i * ldq;
-    for (std::int64_t j = 0; j < t; j += kLanes) {
-      const __mmask16 mask = lane_mask(t - j);
-      __m512 acc = _mm512_setzero_ps();
-      for (std::int64_t c = 0; c < d; ++c) {
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(qi[c]), _mm512_maskz_loadu_ps(mask, kt + c * t + j), acc);
-      }
-      _mm512_mask_storeu_ps(scores + i * t + j, mask, _mm512_mul_ps(acc, vscale));
-    }
-  }
+  for_row_blocks(m, [&](std::int64_t i, auto rows) {
+    attention_scores_block<decltype(rows)::value>(q + i * ldq, ldq, kt, t, d, vscale, scores + i * t);
+  });
   softmax_f32_avx512(scores, m, t, t, nullptr);
-  for (std::int64_t i = 0; i < m; ++i) {
-    const float* p = scores + i * t;
-    for (std::int64_t c = 0; c < d; c += kLanes) {
-      const __mmask16 mask = lane_mask(d - c);
-      __m512 acc = _mm512_setzero_ps();
-      for (std::int64_t j = 0; j < t; ++j) {
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(p[j]), _mm512_maskz_loadu_ps(mask, v + j * ldkv + c), acc);
-      }
-      _mm512_mask_storeu_ps(out + i * ldo + c, mask, acc);
-    }
-  }
+  for_row_blocks(m, [&](std::int64_t i, auto rows) {
+    attention_output_block<decltype(rows)::value>(scores + i * t, t, v, ldkv, d, out + i * ldo, ldo);
+  });
 }
 
 void exp_f32_avx512(const float* x, float* y, std::int64_t count) {
