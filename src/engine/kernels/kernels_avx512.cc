@@ -443,14 +443,14 @@ inline void attention_scores_block(const float* q, std::int64_t ldq, const float
   for (std::int64_t j = 0; j < t; j += kLanes) {
     const __mmask16 mask = lane_mask(t - j);
     __m512 acc[kRows];
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int r = 0; r < kRows; ++r) acc[r] = _mm512_setzero_ps();
     for (std::int64_t c = 0; c < d; ++c) {
       const __m512 kv = _mm512_maskz_loadu_ps(mask, kt + c * t + j);
-      #pragma GCC unroll 16
+#pragma GCC unroll 16
       for (int r = 0; r < kRows; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(q[r * ldq + c]), kv, acc[r]);
     }
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int r = 0; r < kRows; ++r) _mm512_mask_storeu_ps(scores + r * t + j, mask, _mm512_mul_ps(acc[r], vscale));
   }
 }
@@ -458,39 +458,17 @@ inline void attention_scores_block(const float* q, std::int64_t ldq, const float
 template <int kRows>
 inline void attention_output_block(const float* p, std::int64_t t, const float* v, std::int64_t ldkv, std::int64_t d,
                                    float* out, std::int64_t ldo) {
-  std::int64_t c = 0;
-  for (; c + 2 * kLanes <= d; c += 2 * kLanes) {
-    __m512 acc0[kRows];
-    __m512 acc1[kRows];
-    #pragma GCC unroll 16
-    for (int r = 0; r < kRows; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
-    for (std::int64_t j = 0; j < t; ++j) {
-      const __m512 v0 = _mm512_loadu_ps(v + j * ldkv + c);
-      const __m512 v1 = _mm512_loadu_ps(v + j * ldkv + c + kLanes);
-      #pragma GCC unroll 16
-      for (int r = 0; r < kRows; ++r) {
-        const __m512 pr = _mm512_set1_ps(p[r * t + j]);
-        acc0[r] = _mm512_fmadd_ps(pr, v0, acc0[r]);
-        acc1[r] = _mm512_fmadd_ps(pr, v1, acc1[r]);
-      }
-    }
-    #pragma GCC unroll 16
-    for (int r = 0; r < kRows; ++r) {
-      _mm512_storeu_ps(out + r * ldo + c, acc0[r]);
-      _mm512_storeu_ps(out + r * ldo + c + kLanes, acc1[r]);
-    }
-  }
-  for (; c < d; c += kLanes) {
+  for (std::int64_t c = 0; c < d; c += kLanes) {
     const __mmask16 mask = lane_mask(d - c);
     __m512 acc[kRows];
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int r = 0; r < kRows; ++r) acc[r] = _mm512_setzero_ps();
     for (std::int64_t j = 0; j < t; ++j) {
       const __m512 vv = _mm512_maskz_loadu_ps(mask, v + j * ldkv + c);
-      #pragma GCC unroll 16
+#pragma GCC unroll 16
       for (int r = 0; r < kRows; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(p[r * t + j]), vv, acc[r]);
     }
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int r = 0; r < kRows; ++r) _mm512_mask_storeu_ps(out + r * ldo + c, mask, acc[r]);
   }
 }
