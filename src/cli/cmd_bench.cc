@@ -37,6 +37,7 @@ struct BenchOptions {
   engine::Precision precision = engine::Precision::kInt8;
   int threads = 1;
   std::size_t batch = 32;
+  std::int64_t batch_tokens = engine::ClassifierOptions{}.batch_tokens;
   int reps = 1;
   std::size_t warmup = 50;
   std::size_t limit = 0;
@@ -64,6 +65,7 @@ std::string cpu_model() {
 nlohmann::json run_bench(const BenchOptions& o) {
   engine::ClassifierOptions copts;
   copts.precision = o.precision;
+  copts.batch_tokens = o.batch_tokens;
   const engine::Classifier c = engine::Classifier::load(o.model, copts);
   const text::TextTable table = text::read_table(o.data);
   std::vector<std::string> texts =
@@ -142,6 +144,7 @@ nlohmann::json run_bench(const BenchOptions& o) {
           {"latency_ms", {{"p50", percentile(ms, 0.50)}, {"p95", percentile(ms, 0.95)},
                           {"p99", percentile(ms, 0.99)}, {"mean", mean_ms}}},
           {"batch", o.batch},
+          {"batch_tokens", o.batch_tokens},
           {"throughput_qps", static_cast<double>(total) / wall},
           {"gmacs_per_s", gmacs},
           {"clock_ghz", ghz},
@@ -184,6 +187,10 @@ void register_bench(CLI::App& app) {
       ->envname("EDGEROUTE_THREADS")
       ->check(CLI::Range(1, 256));
   cmd->add_option("--batch", o->batch, "Queries per call in the throughput run")->check(CLI::Range(1, 4096));
+  cmd->add_option("--batch-tokens", o->batch_tokens,
+                  "Tokens per encoder pass: a batch runs in groups of sequences up to this size")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--reps", o->reps, "Passes over the queries")->check(CLI::Range(1, 1000));
   cmd->add_option("--warmup", o->warmup, "Queries run before timing");
   cmd->add_option("--limit", o->limit, "Use only the first N queries (0: all)");

@@ -13,6 +13,9 @@ namespace edgeroute::engine {
 
 Classifier Classifier::build_from(const modelio::EncoderConfig& config, text::Tokenizer tokenizer,
                                   const WeightSource& w, float temperature, const ClassifierOptions& options) {
+  if (options.batch_tokens < 1) {
+    throw Error("batch_tokens must be at least 1 (got " + std::to_string(options.batch_tokens) + ")");
+  }
   if (config.labels.empty()) {
     throw Error(w.source() +
                 ": the config has no id2label: not a classifier checkpoint (train one with edgeroute "
@@ -108,7 +111,20 @@ void Classifier::classify(std::span<const std::string_view> texts, Session& s, s
     }
   }
   s.cls.resize(static_cast<std::size_t>(rows * h));
-  encoder_.forward_cls(s.ids, s.lengths, s.arena, s.cls.data());
+  const std::span<const std::int32_t> ids(s.ids);
+  const std::span<const std::int64_t> lengths(s.lengths);
+  std::size_t first = 0;
+  std::size_t first_token = 0;
+  while (first < lengths.size()) {
+    std::size_t last = first + 1;
+    std::int64_t tokens = lengths[first];
+    while (last < lengths.size() && tokens + lengths[last] <= options_.batch_tokens) tokens += lengths[last++];
+    encoder_.forward_cls(ids.subspan(first_token, static_cast<std::size_t>(tokens)),
+                         lengths.subspan(first, last - first), s.arena,
+                         s.cls.data() + static_cast<std::int64_t>(first) * h);
+    first = last;
+    first_token += static_cast<std::size_t>(tokens);
+  }
   head(s.cls.data(), rows, s);
   for (std::int64_t r = 0; r < rows; ++r) {
     Prediction& p = out[static_cast<std::size_t>(r)];

@@ -178,6 +178,30 @@ TEST_F(EdgeFile, LoadsWithResultsIdenticalToInMemoryQuantization) {
   EXPECT_NE(f.find("layers.0.attn_norm.weight"), nullptr);
 }
 
+// Sub-batching by token budget only regroups packed sequences: every
+// per-row kernel sees the same rows, so results are bit-identical.
+TEST_F(EdgeFile, BatchTokensRegroupsWithoutChangingResults) {
+  ClassifierOptions whole;
+  whole.precision = Precision::kInt8;
+  whole.batch_tokens = std::int64_t{1} << 30;
+  const std::vector<std::string_view> views(texts_.begin(), texts_.end());
+  ASSERT_GT(views.size(), 8u);
+  const auto ref = Classifier::load(kModel.string(), whole).classify(views);
+  for (const std::int64_t budget : {1, 7, 40}) {
+    ClassifierOptions o = whole;
+    o.batch_tokens = budget;
+    const auto got = Classifier::load(kModel.string(), o).classify(views);
+    ASSERT_EQ(got.size(), ref.size());
+    for (std::size_t i = 0; i < ref.size(); ++i) {
+      EXPECT_EQ(got[i].logits, ref[i].logits) << "budget " << budget << " row " << i;
+      EXPECT_EQ(got[i].embedding, ref[i].embedding) << "budget " << budget << " row " << i;
+    }
+  }
+  ClassifierOptions bad = whole;
+  bad.batch_tokens = 0;
+  EXPECT_THROW(Classifier::load(kModel.string(), bad), Error);
+}
+
 TEST_F(EdgeFile, KeepFp32StoresTheGroupAsFloat) {
   CompressOptions o;
   o.keep_fp32 = {"ffn\\.down", "^embeddings"};

@@ -42,6 +42,11 @@ struct ClassifierOptions {
   std::int64_t max_len = 0;  // <= 0: the tokenizer's default
   text::Utf8Policy utf8 = text::Utf8Policy::kStrict;
   Isa isa = active_isa();
+  // A batch runs through the encoder in consecutive groups of sequences of
+  // at most this many tokens together (a longer sequence runs alone), so a
+  // group's activations stay in L2 (docs/kernels.md). Results do not depend
+  // on it: sequences are packed, never padded. Must be >= 1.
+  std::int64_t batch_tokens = 96;
 };
 
 struct Session {
