@@ -232,17 +232,12 @@ inline __m256 exp256(__m256 x) {
   return _mm256_andnot_ps(underflow, p);
 }
 
+// Rational form of kernels_math.h (NaN-preserving clamp, as the AVX-512 twin).
+// vrcpps is only 12 bits, so this one divides.
 inline __m256 erf256(__m256 z) {
-  const __m256 az = abs_ps(z);
-  const __m256 small = _mm256_mul_ps(az, horner(math::kErfSmall, _mm256_mul_ps(az, az)));
-  const __m256 ab =
-      _mm256_min_ps(_mm256_max_ps(az, _mm256_set1_ps(math::kErfSplit)), _mm256_set1_ps(math::kErfSaturate));
-  const __m256 q = horner(math::kErfcLarge, _mm256_div_ps(_mm256_set1_ps(1.0f), ab));
-  const __m256 e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), _mm256_mul_ps(ab, ab)));
-  const __m256 large = _mm256_fnmadd_ps(e, q, _mm256_set1_ps(1.0f));
-  const __m256 is_small = _mm256_cmp_ps(az, _mm256_set1_ps(math::kErfSplit), _CMP_LT_OQ);
-  const __m256 y = _mm256_blendv_ps(large, small, is_small);
-  return _mm256_or_ps(y, _mm256_and_ps(z, _mm256_set1_ps(-0.0f)));
+  const __m256 zc = _mm256_max_ps(_mm256_set1_ps(-math::kErfClamp), _mm256_min_ps(_mm256_set1_ps(math::kErfClamp), z));
+  const __m256 t = _mm256_mul_ps(zc, zc);
+  return _mm256_div_ps(_mm256_mul_ps(zc, horner(math::kErfP, t)), horner(math::kErfQ, t));
 }
 
 // Round half away from zero, exactly as std::round (see the AVX-512 twin).
@@ -346,12 +341,11 @@ void add_layer_norm_f32_avx2(float* x, const float* residual, std::int64_t m, st
 
 void gelu_f32_avx2(float* x, std::int64_t count) {
   const __m256 half = _mm256_set1_ps(0.5f);
-  const __m256 one = _mm256_set1_ps(1.0f);
   const __m256 inv_sqrt2 = _mm256_set1_ps(math::kInvSqrt2);
   for (std::int64_t j = 0; j < count; j += kLanes) {
     const __m256 v = load_tail(x + j, count - j);
-    const __m256 e = erf256(_mm256_mul_ps(v, inv_sqrt2));
-    store_tail(x + j, count - j, _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, e)));
+    const __m256 hv = _mm256_mul_ps(half, v);
+    store_tail(x + j, count - j, _mm256_fmadd_ps(hv, erf256(_mm256_mul_ps(v, inv_sqrt2)), hv));
   }
 }
 
