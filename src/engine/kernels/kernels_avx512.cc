@@ -448,6 +448,55 @@ inline void attention_scores_block(const float* q, std::int64_t ldq, const float
   }
 }
 
+// For t <= 16 * kVecs: the scores of kRows rows stay in registers through
+// the softmax (the operations of softmax_f32_avx512, in its order, without
+// storing and reloading the scores three times); writes the probabilities,
+// [kRows, t], to p.
+template <int kRows, int kVecs>
+inline void attention_probs_block(const float* q, std::int64_t ldq, const float* kt, std::int64_t t, std::int64_t d,
+                                  __m512 vscale, float* p) {
+  __mmask16 mask[kVecs];
+#pragma GCC unroll 2
+  for (int u = 0; u < kVecs; ++u) mask[u] = lane_mask(t - kLanes * u);
+  __m512 acc[kRows][kVecs];
+#pragma GCC unroll 16
+  for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 2
+    for (int u = 0; u < kVecs; ++u) acc[r][u] = _mm512_setzero_ps();
+  for (std::int64_t c = 0; c < d; ++c) {
+    __m512 kv[kVecs];
+#pragma GCC unroll 2
+    for (int u = 0; u < kVecs; ++u) kv[u] = _mm512_maskz_loadu_ps(mask[u], kt + c * t + kLanes * u);
+#pragma GCC unroll 16
+    for (int r = 0; r < kRows; ++r) {
+      const __m512 qv = _mm512_set1_ps(q[r * ldq + c]);
+#pragma GCC unroll 2
+      for (int u = 0; u < kVecs; ++u) acc[r][u] = _mm512_fmadd_ps(qv, kv[u], acc[r][u]);
+    }
+  }
+  const __m512 neg_inf = _mm512_set1_ps(-math::kInfinity);
+#pragma GCC unroll 16
+  for (int r = 0; r < kRows; ++r) {
+    __m512 sc[kVecs];
+    __m512 vmax = neg_inf;
+#pragma GCC unroll 2
+    for (int u = 0; u < kVecs; ++u) {
+      sc[u] = _mm512_mask_mov_ps(neg_inf, mask[u], _mm512_mul_ps(acc[r][u], vscale));
+      vmax = _mm512_max_ps(vmax, sc[u]);
+    }
+    const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
+    __m512 vsum = _mm512_setzero_ps();
+#pragma GCC unroll 2
+    for (int u = 0; u < kVecs; ++u) {
+      sc[u] = exp512(_mm512_sub_ps(sc[u], mx));
+      vsum = _mm512_mask_add_ps(vsum, mask[u], vsum, sc[u]);
+    }
+    const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(vsum));
+#pragma GCC unroll 2
+    for (int u = 0; u < kVecs; ++u) _mm512_mask_storeu_ps(p + r * t + kLanes * u, mask[u], _mm512_mul_ps(sc[u], inv));
+  }
+}
+
 template <int kRows>
 inline void attention_output_block(const float* p, std::int64_t t, const float* v, std::int64_t ldkv, std::int64_t d,
                                    float* out, std::int64_t ldo) {
@@ -466,12 +515,38 @@ inline void attention_output_block(const float* p, std::int64_t t, const float* 
   }
 }
 
+// Blocks of kAttnRows rows, then one block of the remaining 1..7 rows: every
+// block keeps independent FMA chains, where single-row leftovers would run
+// one latency-bound chain each (m = 15 becomes 8 + 7, not 8 + 4 + 1 + 1 + 1).
 template <class Fn>
 inline void for_row_blocks(std::int64_t m, Fn&& fn) {
   std::int64_t i = 0;
   for (; i + kAttnRows <= m; i += kAttnRows) fn(i, std::integral_constant<int, kAttnRows>{});
-  for (; i + 4 <= m; i += 4) fn(i, std::integral_constant<int, 4>{});
-  for (; i < m; ++i) fn(i, std::integral_constant<int, 1>{});
+  switch (m - i) {
+    case 7:
+      fn(i, std::integral_constant<int, 7>{});
+      break;
+    case 6:
+      fn(i, std::integral_constant<int, 6>{});
+      break;
+    case 5:
+      fn(i, std::integral_constant<int, 5>{});
+      break;
+    case 4:
+      fn(i, std::integral_constant<int, 4>{});
+      break;
+    case 3:
+      fn(i, std::integral_constant<int, 3>{});
+      break;
+    case 2:
+      fn(i, std::integral_constant<int, 2>{});
+      break;
+    case 1:
+      fn(i, std::integral_constant<int, 1>{});
+      break;
+    default:
+      break;
+  }
 }
 
 }  // namespace
@@ -485,10 +560,20 @@ void attention_head_f32_avx512(const float* q, std::int64_t m, const float* k, c
     for (std::int64_t c = 0; c < d; ++c) kt[c * t + j] = k[j * ldkv + c];
   }
   const __m512 vscale = _mm512_set1_ps(scale);
-  for_row_blocks(m, [&](std::int64_t i, auto rows) {
-    attention_scores_block<decltype(rows)::value>(q + i * ldq, ldq, kt, t, d, vscale, scores + i * t);
-  });
-  softmax_f32_avx512(scores, m, t, t, nullptr);
+  if (t <= kLanes) {
+    for_row_blocks(m, [&](std::int64_t i, auto rows) {
+      attention_probs_block<decltype(rows)::value, 1>(q + i * ldq, ldq, kt, t, d, vscale, scores + i * t);
+    });
+  } else if (t <= 2 * kLanes) {
+    for_row_blocks(m, [&](std::int64_t i, auto rows) {
+      attention_probs_block<decltype(rows)::value, 2>(q + i * ldq, ldq, kt, t, d, vscale, scores + i * t);
+    });
+  } else {
+    for_row_blocks(m, [&](std::int64_t i, auto rows) {
+      attention_scores_block<decltype(rows)::value>(q + i * ldq, ldq, kt, t, d, vscale, scores + i * t);
+    });
+    softmax_f32_avx512(scores, m, t, t, nullptr);
+  }
   for_row_blocks(m, [&](std::int64_t i, auto rows) {
     attention_output_block<decltype(rows)::value>(scores + i * t, t, v, ldkv, d, out + i * ldo, ldo);
   });
