@@ -25,6 +25,7 @@
 #include "edgeroute/engine/classifier.h"
 #include "edgeroute/engine/roof.h"
 #include "edgeroute/text/table.h"
+#include "edgeroute_commit.h"
 
 namespace edgeroute::cli {
 
@@ -141,8 +142,11 @@ nlohmann::json run_bench(const BenchOptions& o) {
           {"queries", views.size()},
           {"reps", o.reps},
           {"mean_tokens", static_cast<double>(tokens) / static_cast<double>(views.size())},
-          {"latency_ms", {{"p50", percentile(ms, 0.50)}, {"p95", percentile(ms, 0.95)},
-                          {"p99", percentile(ms, 0.99)}, {"mean", mean_ms}}},
+          {"latency_ms",
+           {{"p50", percentile(ms, 0.50)},
+            {"p95", percentile(ms, 0.95)},
+            {"p99", percentile(ms, 0.99)},
+            {"mean", mean_ms}}},
           {"batch", o.batch},
           {"batch_tokens", o.batch_tokens},
           {"throughput_qps", static_cast<double>(total) / wall},
@@ -157,7 +161,9 @@ nlohmann::json run_bench(const BenchOptions& o) {
 }
 
 void print_markdown(const nlohmann::json& r) {
-  std::printf("| precision | ISA | threads | queries | mean tokens | p50 ms | p95 ms | p99 ms | batch | q/s | GMAC/s | roof |\n");
+  std::printf(
+      "| precision | ISA | threads | queries | mean tokens | p50 ms | p95 ms | p99 ms | batch | q/s | GMAC/s | roof "
+      "|\n");
   std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   std::printf("| %s | %s | %d | %zu | %.1f | %.3f | %.3f | %.3f | %zu | %.0f | %.1f | %.0f |\n",
               r["precision"].get<std::string>().c_str(), r["isa"].get<std::string>().c_str(), r["threads"].get<int>(),

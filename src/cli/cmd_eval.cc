@@ -19,6 +19,7 @@
 #include "edgeroute/engine/classifier.h"
 #include "edgeroute/eval/metrics.h"
 #include "edgeroute/text/table.h"
+#include "edgeroute_commit.h"
 
 namespace edgeroute::cli {
 

@@ -7,12 +7,12 @@
 // and the script rule need no model.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <algorithm>
-#include <cmath>
 #include <string>
 #include <vector>
 
@@ -92,12 +92,12 @@ TEST(Int4, RejectsBadShapesAndCorruptNibbles) {
 }
 
 TEST(VocabTrimRule, LatinKeepsLatinPunctuationSymbolsAndEmoji) {
-  for (const char32_t cp : {U'a', U'Z', U'7', U'\u00e9', U'\u00df', U'\u0142', U'\u20ac', U'\u2019', U'\u2665',
-                            U'\U0001F600', U'\uFFFD'}) {
+  for (const char32_t cp :
+       {U'a', U'Z', U'7', U'\u00e9', U'\u00df', U'\u0142', U'\u20ac', U'\u2019', U'\u2665', U'\U0001F600', U'\uFFFD'}) {
     EXPECT_FALSE(is_non_latin_script(cp)) << static_cast<std::uint32_t>(cp);
   }
-  for (const char32_t cp : {U'\u03b1', U'\u0434', U'\u05d0', U'\u0627', U'\u0915', U'\u0e01', U'\u3042',
-                            U'\u30a2', U'\u4e2d', U'\ud55c', U'\uff41', U'\U00020000'}) {
+  for (const char32_t cp : {U'\u03b1', U'\u0434', U'\u05d0', U'\u0627', U'\u0915', U'\u0e01', U'\u3042', U'\u30a2',
+                            U'\u4e2d', U'\ud55c', U'\uff41', U'\U00020000'}) {
     EXPECT_TRUE(is_non_latin_script(cp)) << static_cast<std::uint32_t>(cp);
   }
   EXPECT_EQ(parse_vocab_trim("latin"), VocabTrim::kLatin);
@@ -323,8 +323,8 @@ std::string self_labelled_check(const fs::path& model, const std::vector<std::st
   const auto preds = ref.classify(views);
   std::ofstream check(out);
   for (std::size_t i = 0; i < texts.size(); ++i) {
-    check << "{\"text\": " << nlohmann::json(texts[i]).dump() << ", \"label\": \""
-          << ref.labels().name(preds[i].label) << "\"}\n";
+    check << "{\"text\": " << nlohmann::json(texts[i]).dump() << ", \"label\": \"" << ref.labels().name(preds[i].label)
+          << "\"}\n";
   }
   return out.string();
 }
@@ -343,12 +343,14 @@ TEST_F(EdgeFile, Int4FileMatchesTheInMemoryFourBitModel) {
   EXPECT_EQ(f.find("layers.0.ffn.up.weight.q8"), nullptr);
   EXPECT_EQ(f.find("layers.0.ffn.up.weight.scale4")->shape[1], 32 / 16);
   ASSERT_NE(f.find("embeddings.word.weight.q4"), nullptr);
-  EXPECT_EQ(read_edge_info(f).quantization.at("int4_groups").size(), quantization_groups(read_edge_info(f).config).size());
+  EXPECT_EQ(read_edge_info(f).quantization.at("int4_groups").size(),
+            quantization_groups(read_edge_info(f).config).size());
 
   const modelio::EncoderConfig config = modelio::load_hf_config(kModel.string());
   const auto st = modelio::SafetensorsFile::open((kModel / "model.safetensors").string());
   const HfWeights hf(config, st);
-  const Int4View view(hf, [](const std::string&) { return true; }, 16);
+  const Int4View view(
+      hf, [](const std::string&) { return true; }, 16);
   ClassifierOptions int8;
   int8.precision = Precision::kInt8;
   const Classifier in_memory = Classifier::build_from(config, text::Tokenizer::from_pretrained(kModel.string()), view,
@@ -360,7 +362,8 @@ TEST_F(EdgeFile, Int4FileMatchesTheInMemoryFourBitModel) {
   double diff48 = 0.0;
   for (std::size_t i = 0; i < a.size(); ++i) {
     EXPECT_EQ(a[i].logits, b[i].logits) << "row " << i;
-    for (std::size_t j = 0; j < a[i].logits.size(); ++j) diff48 = std::max(diff48, double{std::fabs(a[i].logits[j] - c[i].logits[j])});
+    for (std::size_t j = 0; j < a[i].logits.size(); ++j)
+      diff48 = std::max(diff48, double{std::fabs(a[i].logits[j] - c[i].logits[j])});
   }
   EXPECT_GT(diff48, 0.0) << "4-bit and int8 files gave identical logits: the 4-bit path did not run";
 }
@@ -426,8 +429,9 @@ TEST_F(EdgeFile, TrimmingUnusedTokensChangesNoResult) {
   const std::string full = compress_to("full.edge");
   const Classifier a = Classifier::load(full);
   const Classifier b = Classifier::load(trimmed);
-  const std::int64_t unused = std::count_if(a.tokenizer().vocab().tokens().begin(), a.tokenizer().vocab().tokens().end(),
-                                            [](const std::string& t) { return t.rfind("[unused", 0) == 0; });
+  const std::int64_t unused =
+      std::count_if(a.tokenizer().vocab().tokens().begin(), a.tokenizer().vocab().tokens().end(),
+                    [](const std::string& t) { return t.rfind("[unused", 0) == 0; });
   ASSERT_GT(unused, 0) << "the tiny vocabulary has no [unusedN] tokens to trim";
   EXPECT_EQ(b.config().vocab_size, a.config().vocab_size - unused);
   EXPECT_LT(fs::file_size(trimmed), fs::file_size(full));

@@ -199,8 +199,7 @@ void gemm_s8_driver(const std::int8_t* a, std::int64_t m, const PackedS8::Impl& 
       std::int64_t m0 = c0;
       for (std::int64_t t = 0; t < tiles; ++t) {
         const std::int64_t mr = mc / tiles + (t < mc % tiles ? 1 : 0);
-        kTiles[static_cast<std::size_t>((mr - 1) * kS8Panels + (nb - 1))](a + m0 * w.k, w.k, wb, epi, m0,
-                                                                          p0 * kLanes);
+        kTiles[static_cast<std::size_t>((mr - 1) * kS8Panels + (nb - 1))](a + m0 * w.k, w.k, wb, epi, m0, p0 * kLanes);
         m0 += mr;
       }
     }
