@@ -22,11 +22,5 @@ std::string_view ${SYMBOL}();
 std::string_view ${SYMBOL}() { return R\"${delimiter}(${content})${delimiter}\"; }
 }  // namespace ${NAMESPACE}
 ")
-# Rewrite only on change so dependents are not rebuilt needlessly.
-if(EXISTS "${OUTPUT}")
-  file(READ "${OUTPUT}" previous)
-  if(previous STREQUAL generated)
-    return()
-  endif()
-endif()
-file(WRITE "${OUTPUT}" "${generated}")
+include("${CMAKE_CURRENT_LIST_DIR}/write_if_changed.cmake")
+edgeroute_write_if_changed("${OUTPUT}" "${generated}")

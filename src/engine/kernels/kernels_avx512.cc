@@ -514,6 +514,19 @@ inline void attention_output_block(const float* p, std::int64_t t, const float* 
   }
 }
 
+// Calls fn for the last block with its row count, 1..kRows, as a compile-time
+// constant (nothing for 0 rows).
+template <int kRows, class Fn>
+inline void last_row_block(std::int64_t i, std::int64_t rows, Fn& fn) {
+  if constexpr (kRows > 0) {
+    if (rows == kRows) {
+      fn(i, std::integral_constant<int, kRows>{});
+    } else {
+      last_row_block<kRows - 1>(i, rows, fn);
+    }
+  }
+}
+
 // Blocks of kAttnRows rows, then one block of the remaining 1..7 rows: every
 // block keeps independent FMA chains, where single-row leftovers would run
 // one latency-bound chain each (m = 15 becomes 8 + 7, not 8 + 4 + 1 + 1 + 1).
@@ -521,31 +534,7 @@ template <class Fn>
 inline void for_row_blocks(std::int64_t m, Fn&& fn) {
   std::int64_t i = 0;
   for (; i + kAttnRows <= m; i += kAttnRows) fn(i, std::integral_constant<int, kAttnRows>{});
-  switch (m - i) {
-    case 7:
-      fn(i, std::integral_constant<int, 7>{});
-      break;
-    case 6:
-      fn(i, std::integral_constant<int, 6>{});
-      break;
-    case 5:
-      fn(i, std::integral_constant<int, 5>{});
-      break;
-    case 4:
-      fn(i, std::integral_constant<int, 4>{});
-      break;
-    case 3:
-      fn(i, std::integral_constant<int, 3>{});
-      break;
-    case 2:
-      fn(i, std::integral_constant<int, 2>{});
-      break;
-    case 1:
-      fn(i, std::integral_constant<int, 1>{});
-      break;
-    default:
-      break;
-  }
+  last_row_block<kAttnRows - 1>(i, m - i, fn);
 }
 
 }  // namespace
