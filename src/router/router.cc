@@ -176,7 +176,8 @@ bool Router::over_cloud_budget(std::int64_t now_us) const {
          ledger_.cloud_spend_this_hour(now_us) + p.prices.cloud_usd > p.cloud_budget_usd_per_hour;
 }
 
-RouteResult Router::route(const std::string& request_id, std::string_view text, engine::Session& session) {
+RouteResult Router::route(const std::string& request_id, std::string_view text, engine::Session& session,
+                          const std::function<void()>& computed) {
   const auto t0 = std::chrono::steady_clock::now();
   const Policy& policy = parts_.policy;
   const engine::Classifier& edge = *parts_.edge;
@@ -212,6 +213,7 @@ RouteResult Router::route(const std::string& request_id, std::string_view text, 
   for (std::size_t i = 0; i < p.probabilities.size(); ++i) r.probabilities.emplace_back(names[i], p.probabilities[i]);
   r.cost_usd = policy.prices.edge_usd;
   r.cloud_only_cost_usd = policy.prices.cloud_usd;
+  if (computed) computed();
 
   if (d.escalate) {
     const std::int64_t now_us = parts_.clock->unix_micros();

@@ -355,9 +355,11 @@ struct Service::Impl {
     return v.get<std::string>();
   }
 
-  // RAII for the in-flight count and the worker gate.
+  // RAII for the in-flight count and the worker gate. The worker slot can be
+  // given back early (release_worker) once a request only waits.
   struct Admission {
     Impl& impl;
+    bool holds_worker = true;
     explicit Admission(Impl& i) : impl(i) {
       ++impl.in_flight;
       if (impl.draining.load()) {
@@ -371,8 +373,13 @@ struct Service::Impl {
       }
     }
     ~Admission() {
-      impl.gate.leave();
+      release_worker();
       done();
+    }
+    void release_worker() {
+      if (!holds_worker) return;
+      holds_worker = false;
+      impl.gate.leave();
     }
     Admission(const Admission&) = delete;
     Admission& operator=(const Admission&) = delete;
@@ -384,7 +391,9 @@ struct Service::Impl {
     }
   };
 
-  json answer(const std::string& request_id, const std::string& text) {
+  // `adm`, when given, gives its worker slot back before the answer waits on
+  // the cloud or the audit commit; a batch keeps its slot for every text.
+  json answer(const std::string& request_id, const std::string& text, Admission* adm = nullptr) {
     thread_local engine::Session session;
     const auto t0 = std::chrono::steady_clock::now();
     if (o.role == Role::kCloud) {
@@ -404,7 +413,8 @@ struct Service::Impl {
     }
     router::RouteResult r;
     try {
-      r = router->route(request_id, text, session);
+      r = adm == nullptr ? router->route(request_id, text, session)
+                         : router->route(request_id, text, session, [adm] { adm->release_worker(); });
     } catch (const Error& e) {
       // The edge model refused the text, or the audit commit failed: either
       // way nothing is acknowledged.
@@ -475,7 +485,7 @@ struct Service::Impl {
         const std::string text = text_field(body["text"], "text");
         const std::string id = request_id_of(body);
         Admission adm(*this);
-        reply(res, 200, answer(id, text));
+        reply(res, 200, answer(id, text, &adm));
       });
     });
     http.Post("/v1/classify/batch", [this](const httplib::Request& req, httplib::Response& res) {

@@ -8,6 +8,8 @@
 #include <future>
 #include <thread>
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -27,8 +29,10 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 const engine::Classifier& tiny_model(engine::Precision precision) {
-  static const std::string dir =
-      test::write_tiny_classifier((fs::path(EDGEROUTE_TEST_BINARY_DIR) / "scratch" / "tiny-cls").string());
+  // One directory per process: ctest runs the tests of this binary as
+  // parallel processes, and each writes its model.
+  static const std::string dir = test::write_tiny_classifier(
+      (fs::path(EDGEROUTE_TEST_BINARY_DIR) / "scratch" / ("tiny-cls-" + std::to_string(::getpid()))).string());
   static const engine::Classifier int8 = [] {
     engine::ClassifierOptions o;
     o.precision = engine::Precision::kInt8;
@@ -45,8 +49,7 @@ const engine::Classifier& tiny_model(engine::Precision precision) {
 // A Service running on its own thread on a free loopback port.
 class Running {
  public:
-  Running(ServiceOptions o, const engine::Classifier& model, router::Router* router,
-          monitor::Monitor* mon = nullptr)
+  Running(ServiceOptions o, const engine::Classifier& model, router::Router* router, monitor::Monitor* mon = nullptr)
       : service_(std::move(o), model, router, mon) {
     port_ = service_.bind();
     thread_ = std::thread([this] { service_.run(); });
@@ -334,7 +337,7 @@ TEST(Service, FeedbackNeedsAKnownRequestAndLabel) {
 TEST(Service, ShedsLoadWith503AndRetryAfterWhenTheQueueIsFull) {
   test::FakeEdgerouteServer cloud({"c0", "c1", "c2"});
   cloud.start();
-  cloud.hold();  // escalations block in the cloud: the one worker stays busy
+  cloud.hold();  // escalations block in the cloud; a batch keeps its worker while it waits
   router::ResilienceOptions ro;
   ro.deadline = std::chrono::milliseconds(20000);
   EdgeNode node(escalate_everything(), cloud.base_url(), "", ro);
@@ -343,7 +346,8 @@ TEST(Service, ShedsLoadWith503AndRetryAfterWhenTheQueueIsFull) {
   o.workers = 1;
   o.max_queue = 0;
   Running s(o, tiny_model(engine::Precision::kInt8), node.router.get());
-  auto first = std::async(std::launch::async, [&] { return post(s.port(), "/v1/classify", R"({"text": "a"})"); });
+  auto first =
+      std::async(std::launch::async, [&] { return post(s.port(), "/v1/classify/batch", R"({"texts": ["a"]})"); });
   ASSERT_TRUE(cloud.wait_held(1));
   httplib::Client c("127.0.0.1", s.port());
   auto shed = c.Post("/v1/classify", R"({"text": "b"})", "application/json");
@@ -353,6 +357,32 @@ TEST(Service, ShedsLoadWith503AndRetryAfterWhenTheQueueIsFull) {
   cloud.release();
   EXPECT_EQ(first.get().status, 200);
   EXPECT_NE(get(s.port(), "/metrics").raw.find("edgeroute_requests_shed_total 1"), std::string::npos);
+}
+
+// A request waiting on the audit commit has given its inference slot back:
+// with one worker and a group commit that waits for two records, a second
+// request still runs and both commit in one batch. (Before, the first held the
+// worker for the whole wait: two batches, the first after max_wait.)
+TEST(Service, AuditCommitWaitsDoNotHoldTheInferenceWorker) {
+  const std::string dir = scratch("audit-wait");
+  router::AuditOptions ao;
+  ao.key = "test-key-0123456789";
+  router::AuditWriter audit(router::open_audit("sqlite:" + dir + "/audit.db", ao), 2, std::chrono::seconds(10));
+  router::RouterParts parts;
+  parts.edge = &tiny_model(engine::Precision::kInt8);
+  parts.audit = &audit;
+  parts.audit_key = ao.key;
+  router::Router router(std::move(parts));
+  ServiceOptions o = any_port();
+  o.workers = 1;
+  Running s(o, tiny_model(engine::Precision::kInt8), &router);
+  auto first = std::async(std::launch::async, [&] { return post(s.port(), "/v1/classify", R"({"text": "a"})"); });
+  auto second = std::async(std::launch::async, [&] { return post(s.port(), "/v1/classify", R"({"text": "b"})"); });
+  EXPECT_EQ(first.get().status, 200);
+  EXPECT_EQ(second.get().status, 200);
+  const router::AuditWriterStats st = audit.stats();
+  EXPECT_EQ(st.records, 2u);
+  EXPECT_EQ(st.commits, 1u);
 }
 
 TEST(Service, DrainFlipsReadinessFirstAndFinishesInFlightRequests) {
@@ -408,8 +438,8 @@ TEST(ServiceMonitor, CountsAnswersFeedbackAccuracyAndShadowAgreement) {
   std::vector<std::string> answered;
   int expected_agree = 0;
   for (std::size_t i = 0; i < texts.size(); ++i) {
-    const Reply r = post(s.port(), "/v1/classify",
-                         json{{"text", texts[i]}, {"request_id", "m" + std::to_string(i)}}.dump());
+    const Reply r =
+        post(s.port(), "/v1/classify", json{{"text", texts[i]}, {"request_id", "m" + std::to_string(i)}}.dump());
     ASSERT_EQ(r.status, 200) << r.raw;
     EXPECT_EQ(r.body["reason"], "rule_edge");
     answered.push_back(r.body["label"].get<std::string>());
@@ -421,7 +451,8 @@ TEST(ServiceMonitor, CountsAnswersFeedbackAccuracyAndShadowAgreement) {
   for (std::size_t i = 0; i < 4; ++i) {
     const std::string truth = i < 3 ? answered[i] : (answered[i] == "c0" ? "c1" : "c0");
     expected_correct += truth == answered[i] ? 1 : 0;
-    const Reply f = post(s.port(), "/v1/feedback", json{{"request_id", "m" + std::to_string(i)}, {"label", truth}}.dump());
+    const Reply f =
+        post(s.port(), "/v1/feedback", json{{"request_id", "m" + std::to_string(i)}, {"label", truth}}.dump());
     ASSERT_EQ(f.status, 200) << f.raw;
     EXPECT_EQ(f.body["answer_was_correct"].get<bool>(), truth == answered[i]);
   }
@@ -448,9 +479,9 @@ TEST(ServiceMonitor, CountsAnswersFeedbackAccuracyAndShadowAgreement) {
   EXPECT_EQ(stats.body["shadow"]["agreed"], expected_agree);
 
   const Reply metrics = get(s.port(), "/metrics");
-  EXPECT_NE(metrics.raw.find("edgeroute_feedback_total{route=\"edge\",correct=\"true\"} " +
-                             std::to_string(expected_correct)),
-            std::string::npos)
+  EXPECT_NE(
+      metrics.raw.find("edgeroute_feedback_total{route=\"edge\",correct=\"true\"} " + std::to_string(expected_correct)),
+      std::string::npos)
       << metrics.raw;
   EXPECT_NE(metrics.raw.find("edgeroute_shadow_requests_total{agreement=\"agree\"} " + std::to_string(expected_agree)),
             std::string::npos);

@@ -99,8 +99,12 @@ class Router {
   explicit Router(RouterParts parts);
   // Classifies and routes one text. Throws edgeroute::Error on input the edge
   // model refuses (e.g. invalid UTF-8) and when the audit commit fails (the
-  // answer must then not be acknowledged).
-  RouteResult route(const std::string& request_id, std::string_view text, engine::Session& session);
+  // answer must then not be acknowledged). `computed`, when set, is called
+  // once the CPU work is done (edge model, PII redaction, decision) and
+  // before route() waits on the cloud call or the audit commit: the service
+  // frees its inference slot there, so waits do not idle a core.
+  RouteResult route(const std::string& request_id, std::string_view text, engine::Session& session,
+                    const std::function<void()>& computed = {});
   const Policy& policy() const { return parts_.policy; }
   const engine::Classifier& edge() const { return *parts_.edge; }
   Ledger& ledger() { return ledger_; }
