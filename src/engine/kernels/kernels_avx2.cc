@@ -240,14 +240,6 @@ inline __m256 erf256(__m256 z) {
   return _mm256_div_ps(_mm256_mul_ps(zc, horner(math::kErfP, t)), horner(math::kErfQ, t));
 }
 
-// Round half away from zero, exactly as std::round (see the AVX-512 twin).
-inline __m256 round_half_away(__m256 v) {
-  const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-  const __m256 away = _mm256_cmp_ps(abs_ps(_mm256_sub_ps(v, t)), _mm256_set1_ps(0.5f), _CMP_GE_OQ);
-  const __m256 step = _mm256_or_ps(_mm256_and_ps(v, _mm256_set1_ps(-0.0f)), _mm256_set1_ps(1.0f));
-  return _mm256_add_ps(t, _mm256_and_ps(away, step));
-}
-
 }  // namespace
 
 void gemm_s8s8s32_avx2(const std::int8_t* a, std::int64_t m, const PackedS8::Impl& w, std::int32_t* acc) {
@@ -277,8 +269,6 @@ void linear_f32_avx2(const float* a, std::int64_t m, std::int64_t lda, const Pac
 
 void quantize_rows_s8_avx2(const float* a, std::int64_t m, std::int64_t k, std::int64_t lda, std::int8_t* q,
                            float* scale) {
-  const __m256 lim = _mm256_set1_ps(127.0f);
-  const __m256 neg_lim = _mm256_set1_ps(-127.0f);
   for (std::int64_t i = 0; i < m; ++i) {
     const float* x = a + i * lda;
     std::int8_t* out = q + i * k;
@@ -288,20 +278,19 @@ void quantize_rows_s8_avx2(const float* a, std::int64_t m, std::int64_t k, std::
     float s = hmax(vmax) / 127.0f;
     if (s == 0.0f) s = 1.0f;
     const __m256 inv = _mm256_set1_ps(1.0f / s);
+    // |x * inv| < 127.5 (see the AVX-512 twin): vcvtps2dq's nearest-even
+    // result is already in [-127, 127].
     std::int64_t j = 0;
     for (; j + kLanes <= k; j += kLanes) {
-      const __m256 r =
-          _mm256_min_ps(_mm256_max_ps(round_half_away(_mm256_mul_ps(_mm256_loadu_ps(x + j), inv)), neg_lim), lim);
-      const __m256i v = _mm256_cvtps_epi32(r);
+      const __m256i v = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + j), inv));
       const __m128i s16 = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
       _mm_storel_epi64(reinterpret_cast<__m128i*>(out + j), _mm_packs_epi16(s16, s16));
     }
     if (j < k) {
       // Same vector path on a masked load, then only k - j bytes stored.
-      const __m256 r =
-          _mm256_min_ps(_mm256_max_ps(round_half_away(_mm256_mul_ps(load_tail(x + j, k - j), inv)), neg_lim), lim);
       alignas(32) std::int32_t tail[kLanes];
-      _mm256_store_si256(reinterpret_cast<__m256i*>(tail), _mm256_cvtps_epi32(r));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(tail),
+                         _mm256_cvtps_epi32(_mm256_mul_ps(load_tail(x + j, k - j), inv)));
       for (std::int64_t t = 0; t < k - j; ++t) out[j + t] = static_cast<std::int8_t>(tail[t]);
     }
     scale[i] = s;

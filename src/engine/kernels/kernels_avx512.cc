@@ -313,12 +313,9 @@ void linear_f32_avx512(const float* a, std::int64_t m, std::int64_t lda, const P
 
 void quantize_rows_s8_avx512(const float* a, std::int64_t m, std::int64_t k, std::int64_t lda, std::int8_t* q,
                              float* scale) {
-  const __m512 half = _mm512_set1_ps(0.5f);
-  const __m512 one = _mm512_set1_ps(1.0f);
-  const __m512 lim = _mm512_set1_ps(127.0f);
-  const __m512i sign_bit = _mm512_set1_epi32(INT32_MIN);
   for (std::int64_t i = 0; i < m; ++i) {
     const float* x = a + i * lda;
+    std::int8_t* out = q + i * k;
     __m512 vmax = _mm512_setzero_ps();
     for (std::int64_t j = 0; j < k; j += kLanes)
       vmax = _mm512_max_ps(vmax, _mm512_abs_ps(_mm512_maskz_loadu_ps(lane_mask(k - j), x + j)));
@@ -327,18 +324,17 @@ void quantize_rows_s8_avx512(const float* a, std::int64_t m, std::int64_t k, std
     float s = _mm512_reduce_max_ps(vmax) / 127.0f;
     if (s == 0.0f) s = 1.0f;
     const __m512 inv = _mm512_set1_ps(1.0f / s);
-    for (std::int64_t j = 0; j < k; j += kLanes) {
+    // |x * inv| <= 127 (1 + 3 ulp) < 127.5: vcvtps2dq (nearest, ties to even)
+    // lands in [-127, 127], so the reference's clamp never acts here.
+    std::int64_t j = 0;
+    for (; j + kLanes <= k; j += kLanes) {
+      const __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + j), inv));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + j), _mm512_cvtsepi32_epi8(v));
+    }
+    if (j < k) {
       const __mmask16 mask = lane_mask(k - j);
-      const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, x + j), inv);
-      // round half away from zero = trunc(v) + sign(v) when |v - trunc(v)| >= 0.5;
-      // v - trunc(v) is exact, unlike trunc(v + 0.5) which can round up.
-      const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-      const __mmask16 away = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(v, t)), half, _CMP_GE_OQ);
-      const __m512 step = _mm512_castsi512_ps(
-          _mm512_or_si512(_mm512_and_si512(_mm512_castps_si512(v), sign_bit), _mm512_castps_si512(one)));
-      __m512 r = _mm512_mask_add_ps(t, away, t, step);
-      r = _mm512_min_ps(_mm512_max_ps(r, _mm512_sub_ps(_mm512_setzero_ps(), lim)), lim);
-      _mm512_mask_cvtsepi32_storeu_epi8(q + i * k + j, mask, _mm512_cvtps_epi32(r));
+      const __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(mask, x + j), inv));
+      _mm512_mask_cvtsepi32_storeu_epi8(out + j, mask, v);
     }
     scale[i] = s;
   }

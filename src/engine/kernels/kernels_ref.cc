@@ -21,7 +21,8 @@ void quantize_rows_s8_ref(const float* a, std::int64_t m, std::int64_t k, std::i
     if (s == 0.0f) s = 1.0f;
     const float inv = 1.0f / s;
     for (std::int64_t j = 0; j < k; ++j) {
-      const float r = std::clamp(std::round(x[j] * inv), -127.0f, 127.0f);
+      // Nearest, ties to even (the default rounding mode), as vcvtps2dq.
+      const float r = std::clamp(std::nearbyint(x[j] * inv), -127.0f, 127.0f);
       q[i * k + j] = static_cast<std::int8_t>(r);
     }
     scale[i] = s;
