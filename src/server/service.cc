@@ -69,26 +69,31 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
 }
 
 // At most `workers` requests run inference at once; up to max_queue wait.
+// Each running request holds one worker slot, and with it that slot's engine
+// session: the most recently freed slot is handed out first, so at low load
+// one warm session serves every request.
 class Gate {
  public:
-  Gate(std::size_t workers, std::size_t max_queue) : workers_(workers), max_queue_(max_queue) {}
-  bool enter() {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (active_ < workers_) {
-      ++active_;
-      return true;
-    }
-    if (waiting_ >= max_queue_) return false;
-    ++waiting_;
-    cv_.wait(lock, [&] { return active_ < workers_; });
-    --waiting_;
-    ++active_;
-    return true;
+  Gate(std::size_t workers, std::size_t max_queue) : max_queue_(max_queue) {
+    for (std::size_t i = workers; i > 0; --i) free_.push_back(i - 1);
   }
-  void leave() {
+  // The slot, or nothing when the queue is full.
+  std::optional<std::size_t> enter() {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (free_.empty()) {
+      if (waiting_ >= max_queue_) return std::nullopt;
+      ++waiting_;
+      cv_.wait(lock, [&] { return !free_.empty(); });
+      --waiting_;
+    }
+    const std::size_t slot = free_.back();
+    free_.pop_back();
+    return slot;
+  }
+  void leave(std::size_t slot) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      --active_;
+      free_.push_back(slot);
     }
     cv_.notify_one();
   }
@@ -100,7 +105,8 @@ class Gate {
  private:
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::size_t workers_, max_queue_, active_ = 0, waiting_ = 0;
+  std::vector<std::size_t> free_;
+  std::size_t max_queue_, waiting_ = 0;
 };
 
 }  // namespace
@@ -113,6 +119,7 @@ struct Service::Impl {
   Service& self;
   httplib::Server http;
   Gate gate;
+  std::vector<engine::Session> sessions;  // one per worker slot
   std::atomic<bool> draining{false};
   std::atomic<std::int64_t> in_flight{0};
   std::mutex drain_mu;
@@ -163,6 +170,7 @@ struct Service::Impl {
         mon(mo),
         self(s),
         gate(o.workers, o.max_queue),
+        sessions(o.workers),
         http_requests(metrics.counter("edgeroute_http_requests_total", "HTTP requests by endpoint and status code",
                                       {"endpoint", "code"})),
         http_seconds(metrics.histogram("edgeroute_http_request_duration_seconds", "HTTP request duration by endpoint",
@@ -355,18 +363,20 @@ struct Service::Impl {
     return v.get<std::string>();
   }
 
-  // RAII for the in-flight count and the worker gate. The worker slot can be
-  // given back early (release_worker) once a request only waits.
+  // RAII for the in-flight count and the worker slot. The slot (and its
+  // engine session) can be given back early (release_worker) once a request
+  // only waits.
   struct Admission {
     Impl& impl;
-    bool holds_worker = true;
+    std::optional<std::size_t> slot;
     explicit Admission(Impl& i) : impl(i) {
       ++impl.in_flight;
       if (impl.draining.load()) {
         done();
         throw HttpError{503, "draining", "the service is shutting down"};
       }
-      if (!impl.gate.enter()) {
+      slot = impl.gate.enter();
+      if (!slot) {
         done();
         impl.shed.inc({});
         throw HttpError{503, "overloaded", "the request queue is full; retry later"};
@@ -376,10 +386,11 @@ struct Service::Impl {
       release_worker();
       done();
     }
+    engine::Session& session() { return impl.sessions.at(*slot); }
     void release_worker() {
-      if (!holds_worker) return;
-      holds_worker = false;
-      impl.gate.leave();
+      if (!slot) return;
+      impl.gate.leave(*slot);
+      slot.reset();
     }
     Admission(const Admission&) = delete;
     Admission& operator=(const Admission&) = delete;
@@ -391,10 +402,11 @@ struct Service::Impl {
     }
   };
 
-  // `adm`, when given, gives its worker slot back before the answer waits on
-  // the cloud or the audit commit; a batch keeps its slot for every text.
-  json answer(const std::string& request_id, const std::string& text, Admission* adm = nullptr) {
-    thread_local engine::Session session;
+  // Runs on the admission's session. With `give_back_worker` the slot is
+  // returned before the answer waits on the cloud or the audit commit; a
+  // batch keeps its slot for every text.
+  json answer(const std::string& request_id, const std::string& text, Admission& adm, bool give_back_worker) {
+    engine::Session& session = adm.session();
     const auto t0 = std::chrono::steady_clock::now();
     if (o.role == Role::kCloud) {
       std::vector<engine::Prediction> preds;
@@ -413,8 +425,8 @@ struct Service::Impl {
     }
     router::RouteResult r;
     try {
-      r = adm == nullptr ? router->route(request_id, text, session)
-                         : router->route(request_id, text, session, [adm] { adm->release_worker(); });
+      r = give_back_worker ? router->route(request_id, text, session, [&adm] { adm.release_worker(); })
+                           : router->route(request_id, text, session);
     } catch (const Error& e) {
       // The edge model refused the text, or the audit commit failed: either
       // way nothing is acknowledged.
@@ -485,7 +497,7 @@ struct Service::Impl {
         const std::string text = text_field(body["text"], "text");
         const std::string id = request_id_of(body);
         Admission adm(*this);
-        reply(res, 200, answer(id, text, &adm));
+        reply(res, 200, answer(id, text, adm, true));
       });
     });
     http.Post("/v1/classify/batch", [this](const httplib::Request& req, httplib::Response& res) {
@@ -505,7 +517,7 @@ struct Service::Impl {
           items.push_back(text_field(texts[i], "texts[" + std::to_string(i) + "]"));
         Admission adm(*this);
         json results = json::array();
-        for (const std::string& t : items) results.push_back(answer(router::new_request_id(), t));
+        for (const std::string& t : items) results.push_back(answer(router::new_request_id(), t, adm, false));
         reply(res, 200, {{"results", std::move(results)}});
       });
     });
