@@ -23,9 +23,7 @@ struct Fixture {
 Fixture make(const std::string& name) {
   Fixture f;
   f.dir = fs::path(EDGEROUTE_TEST_BINARY_DIR) / "scratch" / name;
-  fs::remove_all(f.dir);
-  fs::create_directories(f.dir);
-  f.model = test::write_tiny_classifier((f.dir / "model").string());
+  f.model = test::write_tiny_classifier((f.dir / "model").string());  // creates the directories
   f.queries = f.dir / "queries.csv";
   std::ofstream q(f.queries);
   q << "text\n";
