@@ -33,7 +33,7 @@ build: configure
 build-asan: setup
 	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEDGEROUTE_PYTHON=$(PYTHON) \
 	  -DEDGEROUTE_SANITIZE_ADDRESS=ON -DEDGEROUTE_SANITIZE_UNDEFINED=ON -DEDGEROUTE_BUILD_BENCH=OFF $(CMAKE_ARGS)
-	cmake --build $(BUILD_ASAN) -j $(JOBS)
+	cmake --build $(BUILD_ASAN) -j $(JOBS) --target unit_tests
 
 test: build
 	ctest --test-dir $(BUILD) -j $(JOBS) --output-on-failure

@@ -9,7 +9,7 @@ namespace {
 
 using nlohmann::json;
 
-void expect_error(const json& config, const std::string& expected) {
+void expect_label_map_error(const json& config, const std::string& expected) {
   try {
     (void)LabelMap::from_hf_json(config, "cfg.json");
     ADD_FAILURE() << "accepted: " << config.dump();
@@ -47,20 +47,20 @@ TEST(LabelMap, HfJsonRoundTrip) {
 }
 
 TEST(LabelMap, HfJsonErrors) {
-  expect_error(json{{"id2label", {{"0", "a"}, {"2", "b"}}}}, "key '2'");
-  expect_error(json{{"id2label", {{"00", "a"}}}}, "key '00'");
-  expect_error(json{{"id2label", {{"-0", "a"}}}}, "key '-0'");
-  expect_error(json{{"id2label", {{"x", "a"}}}}, "key 'x'");
-  expect_error(json{{"id2label", {{"0", 5}}}}, "is not a string");
-  expect_error(json{{"id2label", {{"0", "a"}, {"1", "a"}}}}, "duplicate label 'a'");
-  expect_error(json{{"id2label", {{"0", ""}}}}, "label 0 is empty");
-  expect_error(json{{"id2label", json::array()}}, "id2label is not a JSON object");
-  expect_error(json{{"label2id", {{"a", 0}}}}, "label2id is present but id2label is not");
-  expect_error(json{{"id2label", {{"0", "a"}, {"1", "b"}}}, {"label2id", {{"a", 1}, {"b", 0}}}},
+  expect_label_map_error(json{{"id2label", {{"0", "a"}, {"2", "b"}}}}, "key '2'");
+  expect_label_map_error(json{{"id2label", {{"00", "a"}}}}, "key '00'");
+  expect_label_map_error(json{{"id2label", {{"-0", "a"}}}}, "key '-0'");
+  expect_label_map_error(json{{"id2label", {{"x", "a"}}}}, "key 'x'");
+  expect_label_map_error(json{{"id2label", {{"0", 5}}}}, "is not a string");
+  expect_label_map_error(json{{"id2label", {{"0", "a"}, {"1", "a"}}}}, "duplicate label 'a'");
+  expect_label_map_error(json{{"id2label", {{"0", ""}}}}, "label 0 is empty");
+  expect_label_map_error(json{{"id2label", json::array()}}, "id2label is not a JSON object");
+  expect_label_map_error(json{{"label2id", {{"a", 0}}}}, "label2id is present but id2label is not");
+  expect_label_map_error(json{{"id2label", {{"0", "a"}, {"1", "b"}}}, {"label2id", {{"a", 1}, {"b", 0}}}},
                "label2id['a'] is 1 but id2label gives 0");
-  expect_error(json{{"id2label", {{"0", "a"}, {"1", "b"}}}, {"label2id", {{"a", 0}, {"c", 1}}}}, "label2id has 'c'");
-  expect_error(json{{"id2label", {{"0", "a"}, {"1", "b"}}}, {"label2id", {{"a", 0}}}}, "label2id lacks 'b'");
-  expect_error(json{{"id2label", {{"0", "a"}}}, {"label2id", {{"a", "0"}}}}, "label2id['a'] is \"0\"");
+  expect_label_map_error(json{{"id2label", {{"0", "a"}, {"1", "b"}}}, {"label2id", {{"a", 0}, {"c", 1}}}}, "label2id has 'c'");
+  expect_label_map_error(json{{"id2label", {{"0", "a"}, {"1", "b"}}}, {"label2id", {{"a", 0}}}}, "label2id lacks 'b'");
+  expect_label_map_error(json{{"id2label", {{"0", "a"}}}, {"label2id", {{"a", "0"}}}}, "label2id['a'] is \"0\"");
 }
 
 }  // namespace

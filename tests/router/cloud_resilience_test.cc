@@ -283,17 +283,17 @@ TEST(ResilientCloud, NonCloudExceptionsBecomeProtocolFailures) {
 // ---------------------------------------------------------------------------
 // Against real loopback servers.
 
-const std::vector<std::string> kLabels = {"billing", "card", "refund"};
+const std::vector<std::string> kLoopbackLabels = {"billing", "card", "refund"};
 
 std::unique_ptr<CloudBackend> edgeroute_backend(const test::FakeCloudServer& server) {
   CloudConfig config;
   config.url = server.base_url();
-  config.labels = kLabels;
+  config.labels = kLoopbackLabels;
   return make_cloud_backend(config);
 }
 
 TEST(ResilientCloudHttp, InFlightCapRejectsTheCallOverTheCap) {
-  test::FakeEdgerouteServer server(kLabels);
+  test::FakeEdgerouteServer server(kLoopbackLabels);
   server.start();
   ResilienceOptions o;
   o.max_in_flight = 2;
@@ -324,7 +324,7 @@ TEST(ResilientCloudHttp, InFlightCapRejectsTheCallOverTheCap) {
 }
 
 TEST(ResilientCloudHttp, SlowServerGivesTimeoutWithoutRetry) {
-  test::FakeEdgerouteServer server(kLabels);
+  test::FakeEdgerouteServer server(kLoopbackLabels);
   server.start();
   ResilienceOptions o;
   o.deadline = 200ms;
@@ -342,7 +342,7 @@ TEST(ResilientCloudHttp, SlowServerGivesTimeoutWithoutRetry) {
 }
 
 TEST(ResilientCloudHttp, RetryAfterFromARealServerUnderAFakeClock) {
-  test::FakeEdgerouteServer server(kLabels);
+  test::FakeEdgerouteServer server(kLoopbackLabels);
   server.start();
   FakeClock clock;
   ResilientCloud cloud(edgeroute_backend(server), ResilienceOptions{}, clock);
@@ -360,7 +360,7 @@ TEST(ResilientCloudHttp, RetryAfterFromARealServerUnderAFakeClock) {
 }
 
 TEST(ResilientCloudHttp, TransientServerErrorIsRetriedOnce) {
-  test::FakeEdgerouteServer server(kLabels);
+  test::FakeEdgerouteServer server(kLoopbackLabels);
   server.start();
   ResilientCloud cloud(edgeroute_backend(server), ResilienceOptions{});
   server.fail_next(1, 502);
