@@ -28,6 +28,7 @@ struct ServeOptions {
   std::size_t workers = std::max(1u, std::thread::hardware_concurrency());
   std::size_t max_connections = 128;
   std::size_t max_queue = 256;
+  std::size_t engine_batch = 8;
   int drain_timeout_s = 10;
   bool no_monitor = false;
   CloudFlags cloud;
@@ -65,6 +66,7 @@ void run_serve(const ServeOptions& o) {
   so.workers = o.workers;
   so.max_connections = o.max_connections;
   so.max_queue = o.max_queue;
+  so.engine_batch = o.engine_batch;
   so.drain_timeout = std::chrono::seconds(o.drain_timeout_s);
   so.node = o.node;
 
@@ -151,6 +153,11 @@ void register_serve(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--max-queue", o->max_queue, "Requests waiting for a worker before 503")
       ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
+  cmd->add_option("--engine-batch", o->engine_batch,
+                  "A request that gets a worker also classifies up to N-1 waiting requests in the same encoder call "
+                  "(1: one text per call)")
+      ->check(CLI::Range(1, 256))
       ->capture_default_str();
   cmd->add_option("--drain-timeout", o->drain_timeout_s, "Seconds to wait for in-flight requests on SIGTERM")
       ->check(CLI::Range(0, 3600))

@@ -179,14 +179,17 @@ bool Router::over_cloud_budget(std::int64_t now_us) const {
 RouteResult Router::route(const std::string& request_id, std::string_view text, engine::Session& session,
                           const std::function<void()>& computed) {
   const auto t0 = std::chrono::steady_clock::now();
+  std::vector<engine::Prediction> preds;
+  parts_.edge->classify(std::span(&text, 1), session, preds);
+  return route_classified(request_id, text, preds.front(), t0, computed);
+}
+
+RouteResult Router::route_classified(const std::string& request_id, std::string_view text, const engine::Prediction& p,
+                                     std::chrono::steady_clock::time_point t0, const std::function<void()>& computed) {
   const Policy& policy = parts_.policy;
   const engine::Classifier& edge = *parts_.edge;
   RouteResult r;
   r.request_id = request_id;
-
-  std::vector<engine::Prediction> preds;
-  edge.classify(std::span(&text, 1), session, preds);
-  const engine::Prediction& p = preds.front();
   r.edge_ms = ms_since(t0);
   const auto& names = edge.labels().names();
   r.edge_label = names[static_cast<std::size_t>(p.label)];

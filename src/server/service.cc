@@ -3,6 +3,8 @@
 
 #include <condition_variable>
 #include <cstdio>
+#include <deque>
+#include <exception>
 #include <mutex>
 #include <optional>
 #include <string_view>
@@ -68,45 +70,93 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-// At most `workers` requests run inference at once; up to max_queue wait.
-// Each running request holds one worker slot, and with it that slot's engine
-// session: the most recently freed slot is handed out first, so at low load
-// one warm session serves every request.
+// Worker slots (one engine session each) and up to max_queue requests waiting
+// for one, first come first served. The most recently freed slot is handed out
+// first, so at low load one warm session serves every request. A request that
+// gets a slot also classifies, in the
+// same encoder call, the texts of up to engine_batch - 1 combinable requests
+// still waiting (oldest first, take()); those wake with their predictions and
+// never take a slot. Alone a request is a batch of one; under load, waiting
+// turns into batching, which costs less encoder time per text.
 class Gate {
  public:
+  struct Ticket {
+    std::string_view text;
+    bool combinable = false;  // single-text classify requests only
+    engine::Prediction prediction;
+    std::exception_ptr error;  // the edge model refused this text
+    bool taken = false;        // a slot holder is classifying it
+    bool done = false;
+    std::condition_variable cv;
+  };
+  enum class Entry : std::uint8_t { kSlot, kServed, kFull };
+
   Gate(std::size_t workers, std::size_t max_queue) : max_queue_(max_queue) {
     for (std::size_t i = workers; i > 0; --i) free_.push_back(i - 1);
   }
-  // The slot, or nothing when the queue is full.
-  std::optional<std::size_t> enter() {
+  // A slot (written to `slot`), the ticket served by another request, or
+  // kFull when the queue is full.
+  Entry enter(Ticket& t, std::size_t& slot) {
     std::unique_lock<std::mutex> lock(mu_);
-    if (free_.empty()) {
-      if (waiting_ >= max_queue_) return std::nullopt;
-      ++waiting_;
-      cv_.wait(lock, [&] { return !free_.empty(); });
-      --waiting_;
+    if (free_.empty() || !queue_.empty()) {
+      if (queue_.size() >= max_queue_) return Entry::kFull;
+      queue_.push_back(&t);
+      t.cv.wait(lock, [&] { return t.taken || (!free_.empty() && queue_.front() == &t); });
+      if (t.taken) {
+        t.cv.wait(lock, [&] { return t.done; });
+        return Entry::kServed;
+      }
+      queue_.pop_front();
     }
-    const std::size_t slot = free_.back();
+    slot = free_.back();
     free_.pop_back();
-    return slot;
+    wake_front();
+    return Entry::kSlot;
+  }
+  // Moves up to `n` combinable waiting tickets, oldest first, to `out`: the
+  // caller classifies them and then calls complete().
+  void take(std::size_t n, std::vector<Ticket*>& out) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = queue_.begin(); it != queue_.end() && out.size() < n;) {
+      if ((*it)->combinable) {
+        (*it)->taken = true;
+        out.push_back(*it);
+        it = queue_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    wake_front();
+  }
+  // Wakes the owners of taken tickets; their prediction or error is set. A
+  // ticket may be destroyed as soon as the lock is released.
+  void complete(const std::vector<Ticket*>& tickets) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (Ticket* t : tickets) {
+      t->done = true;
+      t->cv.notify_one();
+    }
   }
   void leave(std::size_t slot) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      free_.push_back(slot);
-    }
-    cv_.notify_one();
+    std::lock_guard<std::mutex> lock(mu_);
+    free_.push_back(slot);
+    wake_front();
   }
   std::size_t waiting() const {
     std::lock_guard<std::mutex> lock(mu_);
-    return waiting_;
+    return queue_.size();
   }
 
  private:
+  // Called with mu_ held: the oldest waiter may take a free slot.
+  void wake_front() {
+    if (!free_.empty() && !queue_.empty()) queue_.front()->cv.notify_one();
+  }
+
   mutable std::mutex mu_;
-  std::condition_variable cv_;
   std::vector<std::size_t> free_;
-  std::size_t max_queue_, waiting_ = 0;
+  std::deque<Ticket*> queue_;
+  std::size_t max_queue_;
 };
 
 }  // namespace
@@ -137,6 +187,7 @@ struct Service::Impl {
   monitor::Family& inflight_gauge;
   monitor::Family& ready_gauge;
   monitor::Family& queue_gauge;
+  monitor::Family& engine_batch_texts;
   monitor::Family& cloud_calls;
   monitor::Family& breaker_state;
   monitor::Family& breaker_transitions;
@@ -187,6 +238,9 @@ struct Service::Impl {
         inflight_gauge(metrics.gauge("edgeroute_requests_in_flight", "Classify requests being served")),
         ready_gauge(metrics.gauge("edgeroute_ready", "1 when the service accepts traffic")),
         queue_gauge(metrics.gauge("edgeroute_queue_waiting", "Requests waiting for an inference worker")),
+        engine_batch_texts(metrics.histogram("edgeroute_engine_batch_texts",
+                                             "Texts per encoder call of single-text classify requests",
+                                             {1, 2, 4, 8, 16, 32, 64, 128, 256})),
         cloud_calls(metrics.counter("edgeroute_cloud_calls_total", "Cloud escalations by outcome", {"outcome"})),
         breaker_state(metrics.gauge("edgeroute_cloud_breaker_state", "1 for the breaker's current state", {"state"})),
         breaker_transitions(metrics.counter("edgeroute_cloud_breaker_transitions_total",
@@ -365,23 +419,38 @@ struct Service::Impl {
 
   // RAII for the in-flight count and the worker slot. The slot (and its
   // engine session) can be given back early (release_worker) once a request
-  // only waits.
+  // only waits. With a `combinable` text the request may instead be served
+  // by another request's batch (served(): the ticket holds its prediction),
+  // and then never holds a slot.
   struct Admission {
     Impl& impl;
     std::optional<std::size_t> slot;
-    explicit Admission(Impl& i) : impl(i) {
+    Gate::Ticket ticket;
+    std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+    explicit Admission(Impl& i, std::optional<std::string_view> combinable = std::nullopt) : impl(i) {
       ++impl.in_flight;
       if (impl.draining.load()) {
         done();
         throw HttpError{503, "draining", "the service is shutting down"};
       }
-      slot = impl.gate.enter();
-      if (!slot) {
-        done();
-        impl.shed.inc({});
-        throw HttpError{503, "overloaded", "the request queue is full; retry later"};
+      if (combinable) {
+        ticket.text = *combinable;
+        ticket.combinable = impl.o.engine_batch > 1;
+      }
+      std::size_t s = 0;
+      switch (impl.gate.enter(ticket, s)) {
+        case Gate::Entry::kSlot:
+          slot = s;
+          break;
+        case Gate::Entry::kServed:
+          break;
+        case Gate::Entry::kFull:
+          done();
+          impl.shed.inc({});
+          throw HttpError{503, "overloaded", "the request queue is full; retry later"};
       }
     }
+    bool served() const { return !slot && ticket.done; }
     ~Admission() {
       release_worker();
       done();
@@ -405,13 +474,48 @@ struct Service::Impl {
   // Runs on the admission's session. With `give_back_worker` the slot is
   // returned before the answer waits on the cloud or the audit commit; a
   // batch keeps its slot for every text.
+  // The model's prediction for a single-text request (adm.ticket.text):
+  // computed by another request's batch, or by this one (holding a slot)
+  // together with up to engine_batch - 1 waiting requests. Throws what the
+  // model threw for this text.
+  const engine::Prediction& predict(Admission& adm) {
+    Gate::Ticket& own = adm.ticket;
+    if (!adm.served()) {
+      std::vector<Gate::Ticket*> batch{&own};
+      if (o.engine_batch > 1) gate.take(o.engine_batch - 1, batch);
+      try {
+        std::vector<std::string_view> texts;
+        texts.reserve(batch.size());
+        for (const Gate::Ticket* t : batch) texts.push_back(t->text);
+        engine_batch_texts.observe({}, static_cast<double>(texts.size()));
+        std::vector<engine::Prediction> preds;
+        model.classify(texts, adm.session(), preds);
+        for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->prediction = std::move(preds[i]);
+      } catch (...) {
+        // Texts reach the model validated (UTF-8, length), so a failed call
+        // is not one text's fault: it fails every request in it. Nothing may
+        // leave a taken ticket without an outcome: its owner waits for one.
+        for (Gate::Ticket* t : batch) t->error = std::current_exception();
+      }
+      batch.erase(batch.begin());
+      gate.complete(batch);
+    }
+    if (own.error) std::rethrow_exception(own.error);
+    return own.prediction;
+  }
+
+  // A single-text request (give_back_worker) was admitted with its text as
+  // the ticket's; a batch request keeps its slot and classifies text by text.
   json answer(const std::string& request_id, const std::string& text, Admission& adm, bool give_back_worker) {
-    engine::Session& session = adm.session();
-    const auto t0 = std::chrono::steady_clock::now();
     if (o.role == Role::kCloud) {
+      const auto t0 = give_back_worker ? adm.t0 : std::chrono::steady_clock::now();
       std::vector<engine::Prediction> preds;
-      const std::string_view v = text;
-      model.classify(std::span(&v, 1), session, preds);
+      if (!give_back_worker) {
+        const std::string_view v = text;
+        model.classify(std::span(&v, 1), adm.session(), preds);
+      } else {
+        preds.push_back(predict(adm));
+      }
       const engine::Prediction& p = preds.front();
       json probs = json::object();
       const auto& names = model.labels().names();
@@ -425,8 +529,12 @@ struct Service::Impl {
     }
     router::RouteResult r;
     try {
-      r = give_back_worker ? router->route(request_id, text, session, [&adm] { adm.release_worker(); })
-                           : router->route(request_id, text, session);
+      if (!give_back_worker) {
+        r = router->route(request_id, text, adm.session());
+      } else {
+        const engine::Prediction& p = predict(adm);
+        r = router->route_classified(request_id, text, p, adm.t0, [&adm] { adm.release_worker(); });
+      }
     } catch (const Error& e) {
       // The edge model refused the text, or the audit commit failed: either
       // way nothing is acknowledged.
@@ -496,7 +604,7 @@ struct Service::Impl {
         if (!body.contains("text")) throw HttpError{400, "invalid_request", "missing field \"text\""};
         const std::string text = text_field(body["text"], "text");
         const std::string id = request_id_of(body);
-        Admission adm(*this);
+        Admission adm(*this, text);
         reply(res, 200, answer(id, text, adm, true));
       });
     });

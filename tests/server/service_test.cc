@@ -359,6 +359,55 @@ TEST(Service, ShedsLoadWith503AndRetryAfterWhenTheQueueIsFull) {
   EXPECT_NE(get(s.port(), "/metrics").raw.find("edgeroute_requests_shed_total 1"), std::string::npos);
 }
 
+// Requests that wait for the only worker are classified together by the one
+// that gets it: one encoder call for all six, and each answer is exactly what
+// the model gives that text alone.
+TEST(Service, WaitingRequestsShareOneEncoderCall) {
+  test::FakeEdgerouteServer cloud({"c0", "c1", "c2"});
+  cloud.start();
+  cloud.hold();  // the batch request keeps the worker while its escalation waits
+  router::ResilienceOptions ro;
+  ro.deadline = std::chrono::milliseconds(20000);
+  EdgeNode node(escalate_everything(), cloud.base_url(), "", ro);
+  ServiceOptions o = any_port();
+  o.workers = 1;
+  o.engine_batch = 8;
+  Running s(o, tiny_model(engine::Precision::kInt8), node.router.get());
+  auto holder =
+      std::async(std::launch::async, [&] { return post(s.port(), "/v1/classify/batch", R"({"texts": ["a"]})"); });
+  ASSERT_TRUE(cloud.wait_held(1));
+
+  const std::vector<std::string> texts = {"my card was declined",       "where is my refund",  "exchange rate today",
+                                          "cancel the transfer please", "top up failed twice", "hello"};
+  std::vector<std::future<Reply>> replies;
+  for (const std::string& t : texts) {
+    replies.push_back(std::async(std::launch::async, [&s, t] {
+      return post(s.port(), "/v1/classify", json{{"text", t}}.dump());
+    }));
+  }
+  bool queued = false;
+  for (int i = 0; i < 1000 && !queued; ++i) {
+    queued = get(s.port(), "/metrics").raw.find("edgeroute_queue_waiting 6\n") != std::string::npos;
+    if (!queued) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  cloud.release();  // before any assertion can return: the futures wait for their requests
+  ASSERT_TRUE(queued) << "the six requests never all waited";
+  EXPECT_EQ(holder.get().status, 200);
+
+  const std::vector<std::string_view> views(texts.begin(), texts.end());
+  const auto alone = tiny_model(engine::Precision::kInt8).classify(views);
+  const auto& names = tiny_model(engine::Precision::kInt8).labels().names();
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    const Reply r = replies[i].get();
+    ASSERT_EQ(r.status, 200) << r.raw;
+    EXPECT_EQ(r.body["edge"]["label"], names[static_cast<std::size_t>(alone[i].label)]) << texts[i];
+    EXPECT_EQ(r.body["edge"]["confidence"].get<double>(), static_cast<double>(alone[i].confidence)) << texts[i];
+  }
+  const std::string metrics = get(s.port(), "/metrics").raw;
+  EXPECT_NE(metrics.find("edgeroute_engine_batch_texts_count 1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("edgeroute_engine_batch_texts_sum 6\n"), std::string::npos) << metrics;
+}
+
 // A request waiting on the audit commit has given its inference slot back:
 // with one worker and a group commit that waits for two records, a second
 // request still runs and both commit in one batch. (Before, the first held the

@@ -11,6 +11,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -105,6 +106,11 @@ class Router {
   // frees its inference slot there, so waits do not idle a core.
   RouteResult route(const std::string& request_id, std::string_view text, engine::Session& session,
                     const std::function<void()>& computed = {});
+  // The same for a text the edge model has already classified (`p`, e.g. as
+  // one of a batch); t0 is when the request started (edge_ms and latency_ms
+  // count from it).
+  RouteResult route_classified(const std::string& request_id, std::string_view text, const engine::Prediction& p,
+                               std::chrono::steady_clock::time_point t0, const std::function<void()>& computed = {});
   const Policy& policy() const { return parts_.policy; }
   const engine::Classifier& edge() const { return *parts_.edge; }
   Ledger& ledger() { return ledger_; }

@@ -44,6 +44,9 @@ struct ServiceOptions {
   std::size_t max_connections = 128;
   std::size_t workers = 2;
   std::size_t max_queue = 256;
+  // Texts per encoder call for single-text classify requests: a request that
+  // gets a worker also classifies up to engine_batch - 1 waiting ones.
+  std::size_t engine_batch = 8;
   std::size_t max_body_bytes = 64 * 1024;
   std::size_t max_text_code_points = 8000;
   int max_json_depth = 8;
