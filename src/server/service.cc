@@ -7,6 +7,7 @@
 #include <exception>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <thread>
 
@@ -113,11 +114,12 @@ class Gate {
     wake_front();
     return Entry::kSlot;
   }
-  // Moves up to `n` combinable waiting tickets, oldest first, to `out`: the
-  // caller classifies them and then calls complete().
+  // Appends up to `n` combinable waiting tickets, oldest first, to `out`:
+  // the caller classifies them and then calls complete().
   void take(std::size_t n, std::vector<Ticket*>& out) {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto it = queue_.begin(); it != queue_.end() && out.size() < n;) {
+    const std::size_t limit = out.size() + n;
+    for (auto it = queue_.begin(); it != queue_.end() && out.size() < limit;) {
       if ((*it)->combinable) {
         (*it)->taken = true;
         out.push_back(*it);
@@ -130,7 +132,7 @@ class Gate {
   }
   // Wakes the owners of taken tickets; their prediction or error is set. A
   // ticket may be destroyed as soon as the lock is released.
-  void complete(const std::vector<Ticket*>& tickets) {
+  void complete(std::span<Ticket* const> tickets) {
     std::lock_guard<std::mutex> lock(mu_);
     for (Ticket* t : tickets) {
       t->done = true;
@@ -169,7 +171,15 @@ struct Service::Impl {
   Service& self;
   httplib::Server http;
   Gate gate;
-  std::vector<engine::Session> sessions;  // one per worker slot
+  // What a worker slot owns: its engine session and the buffers of the
+  // batches it classifies (reused, so the hot path does not allocate them).
+  struct Worker {
+    engine::Session session;
+    std::vector<Gate::Ticket*> batch;
+    std::vector<std::string_view> texts;
+    std::vector<engine::Prediction> preds;
+  };
+  std::vector<Worker> workers;  // one per slot
   std::atomic<bool> draining{false};
   std::atomic<std::int64_t> in_flight{0};
   std::mutex drain_mu;
@@ -221,7 +231,7 @@ struct Service::Impl {
         mon(mo),
         self(s),
         gate(o.workers, o.max_queue),
-        sessions(o.workers),
+        workers(o.workers),
         http_requests(metrics.counter("edgeroute_http_requests_total", "HTTP requests by endpoint and status code",
                                       {"endpoint", "code"})),
         http_seconds(metrics.histogram("edgeroute_http_request_duration_seconds", "HTTP request duration by endpoint",
@@ -455,7 +465,8 @@ struct Service::Impl {
       release_worker();
       done();
     }
-    engine::Session& session() { return impl.sessions.at(*slot); }
+    Worker& worker() { return impl.workers.at(*slot); }
+    engine::Session& session() { return worker().session; }
     void release_worker() {
       if (!slot) return;
       impl.gate.leave(*slot);
@@ -481,24 +492,22 @@ struct Service::Impl {
   const engine::Prediction& predict(Admission& adm) {
     Gate::Ticket& own = adm.ticket;
     if (!adm.served()) {
-      std::vector<Gate::Ticket*> batch{&own};
-      if (o.engine_batch > 1) gate.take(o.engine_batch - 1, batch);
+      Worker& w = adm.worker();
+      w.batch.assign(1, &own);
+      if (o.engine_batch > 1) gate.take(o.engine_batch - 1, w.batch);
       try {
-        std::vector<std::string_view> texts;
-        texts.reserve(batch.size());
-        for (const Gate::Ticket* t : batch) texts.push_back(t->text);
-        engine_batch_texts.observe({}, static_cast<double>(texts.size()));
-        std::vector<engine::Prediction> preds;
-        model.classify(texts, adm.session(), preds);
-        for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->prediction = std::move(preds[i]);
+        w.texts.clear();
+        for (const Gate::Ticket* t : w.batch) w.texts.push_back(t->text);
+        engine_batch_texts.observe({}, static_cast<double>(w.texts.size()));
+        model.classify(w.texts, w.session, w.preds);
+        for (std::size_t i = 0; i < w.batch.size(); ++i) w.batch[i]->prediction = std::move(w.preds[i]);
       } catch (...) {
         // Texts reach the model validated (UTF-8, length), so a failed call
         // is not one text's fault: it fails every request in it. Nothing may
         // leave a taken ticket without an outcome: its owner waits for one.
-        for (Gate::Ticket* t : batch) t->error = std::current_exception();
+        for (Gate::Ticket* t : w.batch) t->error = std::current_exception();
       }
-      batch.erase(batch.begin());
-      gate.complete(batch);
+      gate.complete(std::span(w.batch).subspan(1));
     }
     if (own.error) std::rethrow_exception(own.error);
     return own.prediction;

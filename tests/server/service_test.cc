@@ -334,65 +334,75 @@ TEST(Service, FeedbackNeedsAKnownRequestAndLabel) {
   EXPECT_EQ(fb[0].label, "c1");
 }
 
+// A one-worker edge node whose worker is held: a batch request (which keeps
+// its worker) escalates to a cloud that blocks until release(). Requests sent
+// meanwhile must wait for the worker or be shed.
+struct HeldWorker {
+  test::FakeEdgerouteServer cloud{{"c0", "c1", "c2"}};
+  std::unique_ptr<EdgeNode> node;
+  std::unique_ptr<Running> server;
+  std::future<Reply> holder;
+  bool held = false;
+
+  explicit HeldWorker(ServiceOptions o) {
+    cloud.start();
+    cloud.hold();
+    router::ResilienceOptions ro;
+    ro.deadline = std::chrono::milliseconds(20000);
+    node = std::make_unique<EdgeNode>(escalate_everything(), cloud.base_url(), "", ro);
+    o.port = 0;
+    o.workers = 1;
+    server = std::make_unique<Running>(o, tiny_model(engine::Precision::kInt8), node->router.get());
+    holder =
+        std::async(std::launch::async, [this] { return post(port(), "/v1/classify/batch", R"({"texts": ["a"]})"); });
+    held = cloud.wait_held(1);
+  }
+  // Every future waits for its request, so an early return must not leave
+  // the cloud holding one.
+  ~HeldWorker() { cloud.release(); }
+  int port() const { return server->port(); }
+};
+
 TEST(Service, ShedsLoadWith503AndRetryAfterWhenTheQueueIsFull) {
-  test::FakeEdgerouteServer cloud({"c0", "c1", "c2"});
-  cloud.start();
-  cloud.hold();  // escalations block in the cloud; a batch keeps its worker while it waits
-  router::ResilienceOptions ro;
-  ro.deadline = std::chrono::milliseconds(20000);
-  EdgeNode node(escalate_everything(), cloud.base_url(), "", ro);
   ServiceOptions o;
-  o.port = 0;
-  o.workers = 1;
   o.max_queue = 0;
-  Running s(o, tiny_model(engine::Precision::kInt8), node.router.get());
-  auto first =
-      std::async(std::launch::async, [&] { return post(s.port(), "/v1/classify/batch", R"({"texts": ["a"]})"); });
-  ASSERT_TRUE(cloud.wait_held(1));
-  httplib::Client c("127.0.0.1", s.port());
+  HeldWorker h(o);
+  ASSERT_TRUE(h.held);
+  httplib::Client c("127.0.0.1", h.port());
   auto shed = c.Post("/v1/classify", R"({"text": "b"})", "application/json");
   ASSERT_TRUE(shed);
   EXPECT_EQ(shed->status, 503);
   EXPECT_EQ(shed->get_header_value("Retry-After"), "1");
-  cloud.release();
-  EXPECT_EQ(first.get().status, 200);
-  EXPECT_NE(get(s.port(), "/metrics").raw.find("edgeroute_requests_shed_total 1"), std::string::npos);
+  h.cloud.release();
+  EXPECT_EQ(h.holder.get().status, 200);
+  EXPECT_NE(get(h.port(), "/metrics").raw.find("edgeroute_requests_shed_total 1"), std::string::npos);
 }
 
 // Requests that wait for the only worker are classified together by the one
-// that gets it: one encoder call for all six, and each answer is exactly what
-// the model gives that text alone.
+// that gets it: one encoder call for all eight (--engine-batch 8), and each
+// answer is exactly what the model gives that text alone.
 TEST(Service, WaitingRequestsShareOneEncoderCall) {
-  test::FakeEdgerouteServer cloud({"c0", "c1", "c2"});
-  cloud.start();
-  cloud.hold();  // the batch request keeps the worker while its escalation waits
-  router::ResilienceOptions ro;
-  ro.deadline = std::chrono::milliseconds(20000);
-  EdgeNode node(escalate_everything(), cloud.base_url(), "", ro);
-  ServiceOptions o = any_port();
-  o.workers = 1;
+  ServiceOptions o;
   o.engine_batch = 8;
-  Running s(o, tiny_model(engine::Precision::kInt8), node.router.get());
-  auto holder =
-      std::async(std::launch::async, [&] { return post(s.port(), "/v1/classify/batch", R"({"texts": ["a"]})"); });
-  ASSERT_TRUE(cloud.wait_held(1));
-
-  const std::vector<std::string> texts = {"my card was declined",       "where is my refund",  "exchange rate today",
-                                          "cancel the transfer please", "top up failed twice", "hello"};
+  HeldWorker h(o);
+  ASSERT_TRUE(h.held);
+  const std::vector<std::string> texts = {"my card was declined", "where is my refund",  "exchange rate today",
+                                          "cancel the transfer",  "top up failed twice", "hello",
+                                          "lost my phone",        "pin blocked"};
   std::vector<std::future<Reply>> replies;
   for (const std::string& t : texts) {
-    replies.push_back(std::async(std::launch::async, [&s, t] {
-      return post(s.port(), "/v1/classify", json{{"text", t}}.dump());
+    replies.push_back(std::async(std::launch::async, [&h, t] {
+      return post(h.port(), "/v1/classify", json{{"text", t}}.dump());
     }));
   }
   bool queued = false;
   for (int i = 0; i < 1000 && !queued; ++i) {
-    queued = get(s.port(), "/metrics").raw.find("edgeroute_queue_waiting 6\n") != std::string::npos;
+    queued = get(h.port(), "/metrics").raw.find("edgeroute_queue_waiting 8\n") != std::string::npos;
     if (!queued) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  cloud.release();  // before any assertion can return: the futures wait for their requests
-  ASSERT_TRUE(queued) << "the six requests never all waited";
-  EXPECT_EQ(holder.get().status, 200);
+  h.cloud.release();
+  ASSERT_TRUE(queued) << "the eight requests never all waited";
+  EXPECT_EQ(h.holder.get().status, 200);
 
   const std::vector<std::string_view> views(texts.begin(), texts.end());
   const auto alone = tiny_model(engine::Precision::kInt8).classify(views);
@@ -403,9 +413,9 @@ TEST(Service, WaitingRequestsShareOneEncoderCall) {
     EXPECT_EQ(r.body["edge"]["label"], names[static_cast<std::size_t>(alone[i].label)]) << texts[i];
     EXPECT_EQ(r.body["edge"]["confidence"].get<double>(), static_cast<double>(alone[i].confidence)) << texts[i];
   }
-  const std::string metrics = get(s.port(), "/metrics").raw;
+  const std::string metrics = get(h.port(), "/metrics").raw;
   EXPECT_NE(metrics.find("edgeroute_engine_batch_texts_count 1\n"), std::string::npos) << metrics;
-  EXPECT_NE(metrics.find("edgeroute_engine_batch_texts_sum 6\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("edgeroute_engine_batch_texts_sum 8\n"), std::string::npos) << metrics;
 }
 
 // A request waiting on the audit commit has given its inference slot back:
