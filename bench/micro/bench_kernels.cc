@@ -31,8 +31,8 @@ constexpr Shape kShapes[] = {{"qkv_1152x384", 1152, 384},
 constexpr std::int64_t kMs[] = {1, 15, 16, 32, 128};
 
 struct Roofs {
-  double s8[3] = {0, 0, 0};   // GMAC/s by Isa
-  double f32[3] = {0, 0, 0};  // GMAC/s by Isa
+  double s8[4] = {0, 0, 0, 0};  // GMAC/s by Isa
+  double f32[4] = {0, 0, 0, 0};  // GMAC/s by Isa
 };
 Roofs g_roofs;
 
@@ -103,6 +103,7 @@ RowVariant row_variant(Isa isa) {
       return {quantize_rows_s8_avx2, add_layer_norm_f32_avx2, gelu_f32_avx2, softmax_f32_avx2,
               attention_head_f32_avx2};
     case Isa::kAvx512Vnni:
+    case Isa::kAmx:
       return {quantize_rows_s8_avx512, add_layer_norm_f32_avx512, gelu_f32_avx512, softmax_f32_avx512,
               attention_head_f32_avx512};
     case Isa::kScalar:
@@ -192,7 +193,7 @@ void bm_attention(benchmark::State& state, Isa isa) {
 }
 
 void register_all() {
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512Vnni}) {
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512Vnni, Isa::kAmx}) {
     if (!isa_supported(isa)) {
       std::fprintf(stderr, "note: ISA %s not supported on this CPU; its rows are skipped\n",
                    std::string(isa_name(isa)).c_str());
@@ -220,13 +221,13 @@ void measure_roofs() {
   double ghz = 0;
   for (int i = 0; i < 3; ++i) ghz = std::max(ghz, measure_clock_ghz());
   benchmark::AddCustomContext("clock_ghz_measured", std::to_string(ghz));
-  for (const Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512Vnni}) {
+  for (const Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512Vnni, Isa::kAmx}) {
     g_roofs.s8[static_cast<int>(isa)] = macs_per_cycle(isa, true) * ghz;
     g_roofs.f32[static_cast<int>(isa)] = macs_per_cycle(isa, false) * ghz;
   }
   benchmark::AddCustomContext(
       "roof_assumption",
-      "MACs/cycle s8: avx512vnni 128, avx2 32; f32: avx512 32, avx2 16; scalar 1 (include/edgeroute/engine/roof.h)");
+      "MACs/cycle s8: amx 1024, avx512vnni 128, avx2 32; f32: avx512 32, avx2 16; scalar 1 (include/edgeroute/engine/roof.h)");
 }
 
 }  // namespace

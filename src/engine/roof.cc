@@ -38,6 +38,8 @@ double measure_clock_ghz() {
 
 double macs_per_cycle(Isa isa, bool int8) {
   switch (isa) {
+    case Isa::kAmx:
+      return int8 ? kMacsPerCycleS8Amx : kMacsPerCycleF32Avx512;
     case Isa::kAvx512Vnni:
       return int8 ? kMacsPerCycleS8Avx512Vnni : kMacsPerCycleF32Avx512;
     case Isa::kAvx2:

@@ -5,8 +5,10 @@
 // callers validate at the loader and request boundaries.
 //
 // ISA dispatch: one enum, detected once from CPUID + XGETBV (the OS must
-// save the wider registers), overridable with EDGEROUTE_FORCE_ISA=
-// scalar|avx2|avx512vnni. Every kernel has a scalar twin (*_ref) that is the
+// save the wider registers; for AMX the kernel must also grant the process
+// the tile data state), overridable with EDGEROUTE_FORCE_ISA=
+// scalar|avx2|avx512vnni|amx. Isa::kAmx runs the INT8 GEMM on AMX tiles and
+// every other kernel as kAvx512Vnni does. Every kernel has a scalar twin (*_ref) that is the
 // fallback and the test oracle. Each ISA's kernels live in their own
 // translation unit compiled with that ISA's flags; the binary never needs
 // -march=native.
@@ -25,7 +27,7 @@
 
 namespace edgeroute::engine {
 
-enum class Isa : std::uint8_t { kScalar, kAvx2, kAvx512Vnni };
+enum class Isa : std::uint8_t { kScalar, kAvx2, kAvx512Vnni, kAmx };
 
 std::string_view isa_name(Isa isa);
 // What this CPU and OS support, ignoring EDGEROUTE_FORCE_ISA.

@@ -15,7 +15,7 @@ template <class Dst, class Src>
 void pack_panels(const Src* w, std::int64_t n, std::int64_t k, const PackGeometry& g, AlignedVector<Dst>& out,
                  std::int64_t& n_padded, std::int64_t& k_padded) {
   n_padded = round_up(n, g.panel);
-  k_padded = round_up(k, g.group);
+  k_padded = round_up(k, g.k_align != 0 ? g.k_align : g.group);
   out.assign(static_cast<std::size_t>(n_padded * k_padded), Dst{});
   const std::int64_t panels = n_padded / g.panel;
   const std::int64_t groups = k_padded / g.group;
@@ -63,6 +63,15 @@ PackedS8::PackedS8(const std::int8_t* w, const float* scale, std::int64_t n, std
       // w + 128 and the kernel subtracts 128 * sum_k a[m][k] per row.
       for (std::int8_t& v : p.w8) v = static_cast<std::int8_t>(static_cast<std::uint8_t>(v) ^ 0x80u);
       break;
+    case Isa::kAmx:
+      pack_panels(w, n, k, kS8GeometryAmx, p.w8, p.n_padded, p.k_padded);
+      p.column_offset.assign(static_cast<std::size_t>(p.n_padded), 0);
+      for (std::int64_t row = 0; row < n; ++row) {
+        std::int32_t sum = 0;
+        for (std::int64_t col = 0; col < k; ++col) sum += w[row * k + col];
+        p.column_offset[static_cast<std::size_t>(row)] = 128 * sum;
+      }
+      break;
   }
   p.scale.assign(static_cast<std::size_t>(p.n_padded), 0.0f);
   std::copy(scale, scale + n, p.scale.begin());
@@ -94,6 +103,7 @@ PackedF32::PackedF32(const float* w, std::int64_t n, std::int64_t k, Isa isa) : 
       pack_panels(w, n, k, kF32GeometryAvx2, p.w, p.n_padded, k_padded);
       break;
     case Isa::kAvx512Vnni:
+    case Isa::kAmx:
       pack_panels(w, n, k, kF32GeometryAvx512, p.w, p.n_padded, k_padded);
       break;
   }
@@ -149,6 +159,9 @@ constexpr KernelTable kAvx2Kernels{gemm_s8s8s32_avx2,       linear_s8_avx2, line
 constexpr KernelTable kAvx512Kernels{gemm_s8s8s32_avx512vnni, linear_s8_avx512vnni,      linear_f32_avx512,
                                      quantize_rows_s8_avx512, add_layer_norm_f32_avx512, gelu_f32_avx512,
                                      softmax_f32_avx512,      attention_head_f32_avx512};
+constexpr KernelTable kAmxKernels{gemm_s8s8s32_amx,        linear_s8_amx,             linear_f32_avx512,
+                                  quantize_rows_s8_avx512, add_layer_norm_f32_avx512, gelu_f32_avx512,
+                                  softmax_f32_avx512,      attention_head_f32_avx512};
 
 const KernelTable& kernels_for(Isa isa) {
   switch (isa) {
@@ -158,6 +171,8 @@ const KernelTable& kernels_for(Isa isa) {
       return kAvx2Kernels;
     case Isa::kAvx512Vnni:
       return kAvx512Kernels;
+    case Isa::kAmx:
+      return kAmxKernels;
   }
   return kScalarKernels;
 }

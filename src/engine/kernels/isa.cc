@@ -1,6 +1,8 @@
 // ISA detection and the EDGEROUTE_FORCE_ISA override. Plain C++ only: this
 // file is compiled for the baseline ISA and runs before any dispatch.
 #include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -34,6 +36,20 @@ std::uint64_t read_xcr0() {
 
 constexpr bool bit(std::uint32_t v, int b) { return ((v >> b) & 1u) != 0; }
 
+// Linux enables the AMX tile data state (8 KB per thread) only for a process
+// that asks: arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA). Granted
+// once for the whole process; a kernel without the call (before 5.16) or a
+// refusal leaves the tiles unusable, and detection stops at AVX-512.
+bool request_amx_permission() {
+#if defined(__linux__) && defined(SYS_arch_prctl)
+  constexpr long kArchReqXcompPerm = 0x1023;
+  constexpr long kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+  return false;
+#endif
+}
+
 Isa detect_uncached() {
   const std::uint32_t max_leaf = cpuid(0, 0).eax;
   if (max_leaf < 7) return Isa::kScalar;
@@ -57,7 +73,11 @@ Isa detect_uncached() {
   const bool has_avx2 = os_avx && avx && avx2 && fma && f16c;
   if (!has_avx2) return Isa::kScalar;
   const bool has_avx512vnni = os_avx512 && avx512f && avx512dq && avx512bw && avx512vl && avx512vnni;
-  return has_avx512vnni ? Isa::kAvx512Vnni : Isa::kAvx2;
+  if (!has_avx512vnni) return Isa::kAvx2;
+  constexpr std::uint64_t kXcr0Amx = (std::uint64_t{1} << 17) | (std::uint64_t{1} << 18);  // XTILECFG, XTILEDATA
+  const bool amx_tile = bit(l7.edx, 24), amx_int8 = bit(l7.edx, 25);
+  const bool has_amx = amx_tile && amx_int8 && (xcr0 & kXcr0Amx) == kXcr0Amx && request_amx_permission();
+  return has_amx ? Isa::kAmx : Isa::kAvx512Vnni;
 }
 
 }  // namespace
@@ -70,6 +90,8 @@ std::string_view isa_name(Isa isa) {
       return "avx2";
     case Isa::kAvx512Vnni:
       return "avx512vnni";
+    case Isa::kAmx:
+      return "amx";
   }
   return "unknown";
 }
@@ -89,8 +111,11 @@ Isa parse_isa_override(std::string_view value, Isa detected) {
     wanted = Isa::kAvx2;
   } else if (value == "avx512vnni") {
     wanted = Isa::kAvx512Vnni;
+  } else if (value == "amx") {
+    wanted = Isa::kAmx;
   } else {
-    throw Error("EDGEROUTE_FORCE_ISA='" + std::string(value) + "' is not a known ISA; use scalar, avx2 or avx512vnni");
+    throw Error("EDGEROUTE_FORCE_ISA='" + std::string(value) +
+                "' is not a known ISA; use scalar, avx2, avx512vnni or amx");
   }
   if (static_cast<int>(wanted) > static_cast<int>(detected)) {
     throw Error("EDGEROUTE_FORCE_ISA=" + std::string(value) +

@@ -12,6 +12,7 @@
 
 #include "kernels_internal.h"
 #include "kernels_math.h"
+#include "kernels_s8_epilogue.h"
 
 namespace edgeroute::engine {
 namespace {
@@ -25,13 +26,8 @@ inline std::int64_t min_i64(std::int64_t a, std::int64_t b) { return a < b ? a :
 // Correctly rounded, as std::sqrt.
 inline float sqrt_f32(float v) { return _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(v))); }
 
-constexpr std::int64_t kLanes = 16;
 constexpr int kMr = 4;  // FP32 tile: rows of A
 constexpr int kNb = 4;  // FP32 tile: panels of 16 channels (4x64 outputs, 16 zmm accumulators)
-
-inline __mmask16 lane_mask(std::int64_t count) {
-  return count >= kLanes ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << count) - 1u);
-}
 
 inline std::int32_t load_s32(const std::int8_t* p) {
   std::int32_t v = 0;
@@ -133,37 +129,6 @@ void row_compensation(const std::int8_t* a, std::int64_t rows, std::int64_t k, s
   }
 }
 
-struct StoreS32 {
-  std::int32_t* out;
-  const std::int32_t* compensation;  // per row of the current chunk
-  std::int64_t chunk_m0;
-  std::int64_t n;
-  void operator()(std::int64_t row, std::int64_t col, __m512i v) const {
-    v = _mm512_sub_epi32(v, _mm512_set1_epi32(compensation[row - chunk_m0]));
-    _mm512_mask_storeu_epi32(out + row * n + col, lane_mask(n - col), v);
-  }
-};
-
-// (float(acc) * a_scale[row]) * w_scale[col] + bias[col], as linear_s8_ref.
-struct StoreDequant {
-  float* c;
-  std::int64_t ldc;
-  const float* a_scale;
-  const std::int32_t* compensation;  // per row of the current chunk
-  std::int64_t chunk_m0;
-  const float* w_scale;
-  const float* bias;
-  std::int64_t n;
-  void operator()(std::int64_t row, std::int64_t col, __m512i v) const {
-    const __mmask16 mask = lane_mask(n - col);
-    __m512 f = _mm512_cvtepi32_ps(_mm512_sub_epi32(v, _mm512_set1_epi32(compensation[row - chunk_m0])));
-    f = _mm512_mul_ps(f, _mm512_set1_ps(a_scale[row]));
-    f = _mm512_mul_ps(f, _mm512_load_ps(w_scale + col));
-    if (bias != nullptr) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(mask, bias + col));
-    _mm512_mask_storeu_ps(c + row * ldc + col, mask, f);
-  }
-};
-
 constexpr int kMaxRows = 15;  // 15 rows x 2 panels: 30 accumulators + 2 weight vectors
 constexpr int kS8Panels = static_cast<int>(kS8GeometryAvx512.block);
 constexpr std::int64_t kChunkRows = 16 * kMaxRows;  // rows whose compensation sits on the stack
@@ -186,12 +151,12 @@ template <class Epilogue>
 void gemm_s8_driver(const std::int8_t* a, std::int64_t m, const PackedS8::Impl& w, Epilogue epi) {
   static constexpr auto kTiles = make_s8_tiles<Epilogue>(std::make_index_sequence<kMaxRows * kS8Panels>{});
   std::int32_t compensation[kChunkRows];
-  epi.compensation = compensation;
+  epi.compensation.values = compensation;
   const std::int64_t panels = w.n_padded / kLanes;
   for (std::int64_t c0 = 0; c0 < m; c0 += kChunkRows) {
     const std::int64_t mc = min_i64(kChunkRows, m - c0);
     row_compensation(a + c0 * w.k, mc, w.k, compensation);
-    epi.chunk_m0 = c0;
+    epi.compensation.chunk_m0 = c0;
     const std::int64_t tiles = (mc + kMaxRows - 1) / kMaxRows;
     for (std::int64_t p0 = 0; p0 < panels; p0 += kS8Panels) {
       const std::int64_t nb = min_i64(kS8Panels, panels - p0);
@@ -287,12 +252,12 @@ inline __m512 erf512(__m512 z) {
 }  // namespace
 
 void gemm_s8s8s32_avx512vnni(const std::int8_t* a, std::int64_t m, const PackedS8::Impl& w, std::int32_t* acc) {
-  gemm_s8_driver(a, m, w, StoreS32{acc, nullptr, 0, w.n});
+  gemm_s8_driver(a, m, w, StoreS32{acc, w.n, {}});
 }
 
 void linear_s8_avx512vnni(const std::int8_t* a, const float* a_scale, std::int64_t m, const PackedS8::Impl& w,
                           const float* bias, float* c, std::int64_t ldc) {
-  gemm_s8_driver(a, m, w, StoreDequant{c, ldc, a_scale, nullptr, 0, w.scale.data(), bias, w.n});
+  gemm_s8_driver(a, m, w, StoreDequant{c, ldc, a_scale, w.scale.data(), bias, w.n, {}});
 }
 
 void linear_f32_avx512(const float* a, std::int64_t m, std::int64_t lda, const PackedF32::Impl& w, const float* bias,

@@ -49,13 +49,16 @@ using AlignedVector = std::vector<T, AlignedAllocator<T>>;
 
 // Geometry of one packed layout (see the file comment).
 struct PackGeometry {
-  std::int64_t panel;  // output channels per panel
-  std::int64_t group;  // consecutive k per panel row
-  std::int64_t block;  // panels per micro-kernel tile
+  std::int64_t panel;        // output channels per panel
+  std::int64_t group;        // consecutive k per panel row
+  std::int64_t block;        // panels per micro-kernel tile
+  std::int64_t k_align = 0;  // k is zero-padded to a multiple of this (0: of group)
 };
 
 inline constexpr PackGeometry kS8GeometryAvx512{16, 4, 2};  // u8 (w ^ 0x80), vpdpbusd: 16 ch x 4 k = one zmm
 inline constexpr PackGeometry kS8GeometryAvx2{8, 2, 2};     // s16, vpmaddwd: 8 ch x 2 k = one ymm
+// s8 as is, TDPBSSD: a B tile is 16 groups of 4 k x one panel of 16 channels.
+inline constexpr PackGeometry kS8GeometryAmx{16, 4, 4, 64};
 inline constexpr PackGeometry kF32GeometryAvx512{16, 1, 4};
 inline constexpr PackGeometry kF32GeometryAvx2{8, 1, 2};
 
@@ -65,16 +68,19 @@ struct PackedS8::Impl {
   std::int64_t n = 0;
   std::int64_t k = 0;
   Isa isa = Isa::kScalar;
-  std::int64_t k_padded = 0;  // k rounded up to the geometry's group
+  std::int64_t k_padded = 0;  // k rounded up to the geometry's group (kAmx: to 64)
   std::int64_t n_padded = 0;  // n rounded up to the geometry's panel
   // kScalar: the canonical [n, k] rows. kAvx512Vnni: packed, each byte
   // w ^ 0x80 = w + 128 read as u8 (the vpdpbusd unsigned operand; padding
-  // holds 0x80, i.e. w = 0).
+  // holds 0x80, i.e. w = 0). kAmx: packed, signed, zero padding.
   AlignedVector<std::int8_t> w8;
   // kAvx2: packed and sign-extended to s16 (vpmaddwd operand).
   AlignedVector<std::int16_t> w16;
   // Per-channel scales, [n_padded] (zero past n) so epilogues load full vectors.
   AlignedVector<float> scale;
+  // kAmx only: 128 * sum_k w[n][k], [n_padded]. Few-row products run on
+  // vpdpbusd with the activations offset to u8 (a + 128) and subtract this.
+  AlignedVector<std::int32_t> column_offset;
 };
 
 struct PackedF32::Impl {
@@ -88,7 +94,8 @@ struct PackedF32::Impl {
 
 // Parses an EDGEROUTE_FORCE_ISA value against what the machine supports
 // (`detected`). Throws edgeroute::Error naming the value for an unknown name
-// or an ISA above `detected`. ISAs are ordered: scalar < avx2 < avx512vnni.
+// or an ISA above `detected`. ISAs are ordered: scalar < avx2 < avx512vnni <
+// amx.
 Isa parse_isa_override(std::string_view value, Isa detected);
 
 // ---------------------------------------------------------------------------
@@ -128,5 +135,10 @@ void attention_head_f32_avx512(const float* q, std::int64_t m, const float* k, c
                                std::int64_t ldo, float* scratch);
 void exp_f32_avx512(const float* x, float* y, std::int64_t count);
 void erf_f32_avx512(const float* x, float* y, std::int64_t count);
+
+// Isa::kAmx: the INT8 GEMM on AMX tiles; every other kernel is the AVX-512 one.
+void gemm_s8s8s32_amx(const std::int8_t* a, std::int64_t m, const PackedS8::Impl& w, std::int32_t* acc);
+void linear_s8_amx(const std::int8_t* a, const float* a_scale, std::int64_t m, const PackedS8::Impl& w,
+                   const float* bias, float* c, std::int64_t ldc);
 
 }  // namespace edgeroute::engine

@@ -23,6 +23,7 @@ AttentionFn attention_for(Isa isa) {
     case Isa::kAvx2:
       return attention_head_f32_avx2;
     case Isa::kAvx512Vnni:
+    case Isa::kAmx:
       return attention_head_f32_avx512;
     case Isa::kScalar:
       break;
@@ -85,7 +86,7 @@ TEST(Attention, SingleKeyReturnsItsValue) {
   EXPECT_EQ(out, v);
 }
 
-INSTANTIATE_TEST_SUITE_P(Variants, AttentionTest, ::testing::ValuesIn(test::kSimdVariants), test::variant_name);
+INSTANTIATE_TEST_SUITE_P(Variants, AttentionTest, ::testing::ValuesIn(test::kRowSimdVariants), test::variant_name);
 
 }  // namespace
 }  // namespace edgeroute::engine

@@ -30,6 +30,7 @@ RowKernels kernels_for(Isa isa) {
     case Isa::kAvx2:
       return {add_layer_norm_f32_avx2, gelu_f32_avx2, softmax_f32_avx2, exp_f32_avx2, erf_f32_avx2};
     case Isa::kAvx512Vnni:
+    case Isa::kAmx:
       return {add_layer_norm_f32_avx512, gelu_f32_avx512, softmax_f32_avx512, exp_f32_avx512, erf_f32_avx512};
     case Isa::kScalar:
       break;
@@ -82,7 +83,7 @@ TEST_P(VectorMath, ErfWithinOneMicroAbsolute) {
   EXPECT_LE(worst, 4e-7) << "at x=" << worst_x << " (regression guard: the fit measures ~3e-7)";
 }
 
-INSTANTIATE_TEST_SUITE_P(Variants, VectorMath, ::testing::ValuesIn(test::kSimdVariants), test::variant_name);
+INSTANTIATE_TEST_SUITE_P(Variants, VectorMath, ::testing::ValuesIn(test::kRowSimdVariants), test::variant_name);
 
 // GELU: 0.5 x (1 + erf(x / sqrt 2)); an erf error e moves it by 0.5 |x| e, so
 // the bound is 0.5 |x| 1e-6 plus a few roundings of the result.
@@ -188,7 +189,7 @@ TEST_P(RowKernelsTest, SoftmaxWithinRelativeBound) {
       }
 }
 
-INSTANTIATE_TEST_SUITE_P(Variants, RowKernelsTest, ::testing::ValuesIn(test::kAllVariants), test::variant_name);
+INSTANTIATE_TEST_SUITE_P(Variants, RowKernelsTest, ::testing::ValuesIn(test::kRowVariants), test::variant_name);
 
 // The public entry points dispatch to active_isa()'s variant: same results.
 TEST(RowKernelsDispatch, PublicEntryPointsMatchTheActiveVariant) {

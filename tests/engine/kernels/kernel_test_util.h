@@ -17,8 +17,11 @@ namespace edgeroute::engine::test {
 
 // Every packed/dispatched variant; kScalar exercises the scalar packing and
 // dispatch path against the free *_ref functions.
-inline const std::vector<Isa> kAllVariants = {Isa::kScalar, Isa::kAvx2, Isa::kAvx512Vnni};
-inline const std::vector<Isa> kSimdVariants = {Isa::kAvx2, Isa::kAvx512Vnni};
+inline const std::vector<Isa> kAllVariants = {Isa::kScalar, Isa::kAvx2, Isa::kAvx512Vnni, Isa::kAmx};
+inline const std::vector<Isa> kSimdVariants = {Isa::kAvx2, Isa::kAvx512Vnni, Isa::kAmx};
+// The ISAs with row-wise kernels of their own (kAmx runs the AVX-512 ones).
+inline const std::vector<Isa> kRowVariants = {Isa::kScalar, Isa::kAvx2, Isa::kAvx512Vnni};
+inline const std::vector<Isa> kRowSimdVariants = {Isa::kAvx2, Isa::kAvx512Vnni};
 
 inline const std::vector<std::int64_t> kLengths = {1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64};
 inline const std::vector<std::int64_t> kOddN = {1, 3, 15, 17, 33, 77, 384};
