@@ -52,27 +52,52 @@ std::vector<std::int8_t> random_s8(std::size_t count, std::uint32_t seed) {
   return v;
 }
 
+// Weights as a 4-bit matrix widened at load leaves them (15 values per run of
+// 128 columns of a channel), which the AMX packer keeps as nibbles.
+std::vector<std::int8_t> widened4_s8(std::int64_t n, std::int64_t k, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> q4(-7, 7), ratio(1, 18);
+  std::vector<std::int8_t> v(static_cast<std::size_t>(n * k));
+  const std::int64_t run = std::min<std::int64_t>(128, k);
+  for (std::int64_t r = 0; r < n; ++r)
+    for (std::int64_t g = 0; g < k / run; ++g) {
+      const int f = ratio(rng);
+      for (std::int64_t c = g * run; c < (g + 1) * run; ++c) v[static_cast<std::size_t>(r * k + c)] = static_cast<std::int8_t>(q4(rng) * f);
+    }
+  return v;
+}
+
 void set_gemm_counters(benchmark::State& state, std::int64_t m, const Shape& s, double roof) {
   const double macs = static_cast<double>(m * s.n * s.k);
   state.counters["GMAC/s"] = benchmark::Counter(macs * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["roof_GMAC/s"] = roof;
 }
 
-void bm_linear_s8(benchmark::State& state, Isa isa, Shape s, std::int64_t m) {
-  const auto w = random_s8(static_cast<std::size_t>(s.n * s.k), 1);
+// `copies` packed copies of the weights, used in turn: with enough of them
+// (kStreamCopies) each call's weights come from L3 or memory, as in the
+// encoder at batch 1, instead of from L2.
+void bm_linear_s8(benchmark::State& state, Isa isa, Shape s, std::int64_t m, bool widened4, int copies) {
+  const auto w = widened4 ? widened4_s8(s.n, s.k, 1) : random_s8(static_cast<std::size_t>(s.n * s.k), 1);
   const auto w_scale = random_f32(static_cast<std::size_t>(s.n), 2);
   const auto bias = random_f32(static_cast<std::size_t>(s.n), 3);
   const auto a = random_s8(static_cast<std::size_t>(m * s.k), 4);
   const std::vector<float> a_scale(static_cast<std::size_t>(m), 0.01f);
   std::vector<float> c(static_cast<std::size_t>(m * s.n));
-  const PackedS8 packed(w.data(), w_scale.data(), s.n, s.k, isa);
+  std::vector<PackedS8> packed;
+  for (int i = 0; i < copies; ++i) packed.emplace_back(w.data(), w_scale.data(), s.n, s.k, isa);
+  std::size_t next = 0;
   for (auto _ : state) {
-    linear_s8(a.data(), a_scale.data(), m, packed, bias.data(), c.data(), s.n);
+    linear_s8(a.data(), a_scale.data(), m, packed[next], bias.data(), c.data(), s.n);
+    next = next + 1 == packed.size() ? 0 : next + 1;
     benchmark::DoNotOptimize(c.data());
     benchmark::ClobberMemory();
   }
   set_gemm_counters(state, m, s, g_roofs.s8[static_cast<int>(isa)]);
 }
+
+// Copies of one encoder linear's weights that together exceed a 2 MiB L2
+// many times over (the encoder streams 10.6 MB per query).
+constexpr int kStreamCopies = 24;
 
 void bm_linear_f32(benchmark::State& state, Isa isa, Shape s, std::int64_t m) {
   const auto w = random_f32(static_cast<std::size_t>(s.n * s.k), 1);
@@ -205,7 +230,14 @@ void register_all() {
         // The scalar reference is a baseline, not a contender: one small M.
         if (isa == Isa::kScalar && m != 16) continue;
         const std::string suffix = "/" + tag + "/" + s.name + "/M=" + std::to_string(m);
-        benchmark::RegisterBenchmark(("linear_s8" + suffix).c_str(), bm_linear_s8, isa, s, m);
+        benchmark::RegisterBenchmark(("linear_s8" + suffix).c_str(), bm_linear_s8, isa, s, m, false, 1);
+        if (isa != Isa::kScalar && m <= 32) {
+          benchmark::RegisterBenchmark(("linear_s8_stream" + suffix).c_str(), bm_linear_s8, isa, s, m, false,
+                                       kStreamCopies);
+          benchmark::RegisterBenchmark(("linear_s8w4" + suffix).c_str(), bm_linear_s8, isa, s, m, true, 1);
+          benchmark::RegisterBenchmark(("linear_s8w4_stream" + suffix).c_str(), bm_linear_s8, isa, s, m, true,
+                                       kStreamCopies);
+        }
         benchmark::RegisterBenchmark(("linear_f32" + suffix).c_str(), bm_linear_f32, isa, s, m);
       }
     benchmark::RegisterBenchmark(("quantize_rows_s8/" + tag + "/32x384").c_str(), bm_quantize_rows, isa);

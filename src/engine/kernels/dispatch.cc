@@ -1,5 +1,6 @@
 // Weight packing and the one place that maps an Isa to a kernel variant.
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <utility>
 
@@ -37,6 +38,60 @@ void pack_panels(const Src* w, std::int64_t n, std::int64_t k, const PackGeometr
   }
 }
 
+// Builds Impl::w4/lut4 (layout in kernels_internal.h) when every channel
+// takes at most 16 values per run of `run` k; returns false, leaving them
+// empty, otherwise.
+bool pack_nibbles_with_run(const std::int8_t* w, std::int64_t n, std::int64_t k, std::int64_t run,
+                           PackedS8::Impl& p) {
+  constexpr std::int64_t kTile = 16, kRowBytes = 32, kChunk = 64, kLut = 16;
+  const std::int64_t runs = k / run;
+  const std::int64_t n_padded = round_up(n, kTile);
+  AlignedVector<std::uint8_t> w4(static_cast<std::size_t>(n_padded * k / 2), 0);
+  AlignedVector<std::int8_t> lut4(static_cast<std::size_t>(n_padded * runs * kLut), 0);
+  const std::int64_t tiles = n_padded / kTile;
+  for (std::int64_t t0 = 0; t0 < tiles; t0 += kNibbleBlockTiles) {
+    const std::int64_t nb = std::min(kNibbleBlockTiles, tiles - t0);
+    std::uint8_t* wblock = w4.data() + t0 * kTile * k / 2;
+    std::int8_t* lblock = lut4.data() + t0 * kTile * runs * kLut;
+    for (std::int64_t t = 0; t < nb; ++t) {
+      for (std::int64_t r = 0; r < kTile; ++r) {
+        const std::int64_t row = (t0 + t) * kTile + r;
+        if (row >= n) continue;  // zero indices into an all-zero table
+        for (std::int64_t g = 0; g < runs; ++g) {
+          std::int8_t* lut = lblock + ((g * nb + t) * kTile + r) * kLut;
+          std::array<int, 256> index;
+          index.fill(-1);
+          int values = 0;
+          for (std::int64_t col = g * run; col < (g + 1) * run; ++col) {
+            const std::int8_t v = w[row * k + col];
+            int& idx = index[static_cast<std::uint8_t>(v)];
+            if (idx < 0) {
+              if (values == kLut) return false;
+              lut[values] = v;
+              idx = values++;
+            }
+            const std::int64_t c = col / kChunk, j = col % kChunk;
+            std::uint8_t& byte = wblock[((c * nb + t) * kTile + r) * kRowBytes + j % kRowBytes];
+            byte = static_cast<std::uint8_t>(byte | (idx << (j < kRowBytes ? 0 : 4)));
+          }
+        }
+      }
+    }
+  }
+  p.lut_group = run;
+  p.w4 = std::move(w4);
+  p.lut4 = std::move(lut4);
+  return true;
+}
+
+void pack_nibbles(const std::int8_t* w, std::int64_t n, std::int64_t k, PackedS8::Impl& p) {
+  if (k % 64 != 0) return;
+  // The widened 4-bit files use runs of 128 columns by default; a coarser
+  // run means smaller tables, so try it first.
+  if (k % 128 == 0 && pack_nibbles_with_run(w, n, k, 128, p)) return;
+  pack_nibbles_with_run(w, n, k, 64, p);
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -71,6 +126,7 @@ PackedS8::PackedS8(const std::int8_t* w, const float* scale, std::int64_t n, std
         for (std::int64_t col = 0; col < k; ++col) sum += w[row * k + col];
         p.column_offset[static_cast<std::size_t>(row)] = 128 * sum;
       }
+      pack_nibbles(w, n, k, p);
       break;
   }
   p.scale.assign(static_cast<std::size_t>(p.n_padded), 0.0f);

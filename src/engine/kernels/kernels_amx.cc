@@ -45,6 +45,7 @@ constexpr int kTileBytes = 64;                              // bytes per tile ro
 constexpr std::int64_t kChunk = kTileBytes;                 // k per tile multiply
 constexpr int kBlockPanels = static_cast<int>(kS8GeometryAmx.block);
 static_assert(kS8GeometryAmx.panel == kLanes && kS8GeometryAmx.group == 4 && kS8GeometryAmx.k_align == kChunk);
+static_assert(kNibbleMaxRows == 3 * kTileRows && kNibbleBlockTiles == 4);
 
 
 // The compiler does not see the tile instructions' memory operands (they are
@@ -174,8 +175,223 @@ void few_rows_driver(const std::int8_t* a, std::int64_t m, const PackedS8::Impl&
   }
 }
 
-inline void prefetch_run(const std::int8_t* p, std::int64_t bytes) {
-  for (std::int64_t off = 0; off < bytes; off += 64) _mm_prefetch(reinterpret_cast<const char*>(p + off), _MM_HINT_T0);
+inline void prefetch_run(const void* p, std::int64_t bytes) {
+  for (std::int64_t off = 0; off < bytes; off += 64)
+    _mm_prefetch(static_cast<const char*>(p) + off, _MM_HINT_T0);
+}
+
+// ---------------------------------------------------------------------------
+// Products of at most kNibbleMaxRows rows with the 4-bit form (Impl::w4,
+// lut4): the roles swap, so a tile row is one channel's 64 consecutive k and
+// needs a single 16-entry table, which vpshufb applies to a whole zmm:
+//   A (tmm): 16 channels x 64 k, expanded from nibbles into an L1 buffer
+//   B (tmm): 16 groups of 4 k x up to 16 rows of activations (transposed once
+//            per call into `bt`)
+//   C (tmm): 16 channels x up to 16 rows, transposed back for the epilogue.
+// kT row tiles (1..3) share each expanded A tile; kH channel tiles per pass
+// (4, 2 or 1) keep kT * kH accumulators in tmm4-7 (kT = 3: tmm4-6).
+
+// r[i] = row i of a 16 x 16 int32 matrix in, column i out.
+inline void transpose16(__m512i (&r)[16]) {
+  __m512i t[16];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+  }
+  // s[4i + j], 128-bit lane L: column 4L + j of rows 4i..4i+3.
+  __m512i s[16];
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) {
+    s[4 * i + 0] = _mm512_unpacklo_epi64(t[4 * i + 0], t[4 * i + 2]);
+    s[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i + 0], t[4 * i + 2]);
+    s[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+    s[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+  }
+#pragma GCC unroll 4
+  for (int j = 0; j < 4; ++j) {
+    const __m512i u0 = _mm512_shuffle_i32x4(s[j], s[4 + j], _MM_SHUFFLE(2, 0, 2, 0));
+    const __m512i u1 = _mm512_shuffle_i32x4(s[j], s[4 + j], _MM_SHUFFLE(3, 1, 3, 1));
+    const __m512i u2 = _mm512_shuffle_i32x4(s[8 + j], s[12 + j], _MM_SHUFFLE(2, 0, 2, 0));
+    const __m512i u3 = _mm512_shuffle_i32x4(s[8 + j], s[12 + j], _MM_SHUFFLE(3, 1, 3, 1));
+    r[j] = _mm512_shuffle_i32x4(u0, u2, _MM_SHUFFLE(2, 0, 2, 0));
+    r[8 + j] = _mm512_shuffle_i32x4(u0, u2, _MM_SHUFFLE(3, 1, 3, 1));
+    r[4 + j] = _mm512_shuffle_i32x4(u1, u3, _MM_SHUFFLE(2, 0, 2, 0));
+    r[12 + j] = _mm512_shuffle_i32x4(u1, u3, _MM_SHUFFLE(3, 1, 3, 1));
+  }
+}
+
+constexpr int kNibbleRowBytes = kTileBytes / 2;
+constexpr int kLutBytes = 16;
+constexpr int kTileBufBytes = kTileRows * kTileBytes;
+
+// Configuration for kT row tiles over m rows: tmm0..kT-1 B (rows' k-groups),
+// tmm3 (kT = 3) or tmm kT..3 A, tmm4.. C.
+void configure_nibble_tiles(std::int64_t m, int row_tiles) {
+  TileConfig cfg{};
+  cfg.palette_id = 1;
+  for (int t = 0; t < 8; ++t) {
+    cfg.rows[t] = kTileRows;
+    cfg.colsb[t] = kTileBytes;
+  }
+  for (int j = 0; j < row_tiles; ++j) {
+    const auto bytes = static_cast<std::uint16_t>(4 * min_i64(kTileRows, m - kTileRows * j));
+    cfg.colsb[j] = bytes;  // B tile j
+  }
+  const int h = 4 / row_tiles;
+  for (int c = 0; c < row_tiles * h; ++c) cfg.colsb[4 + c] = cfg.colsb[c % row_tiles];  // C (h, j) = tmm 4 + h*kT + j
+  compiler_barrier();
+  _tile_loadconfig(&cfg);
+}
+
+// bt[j][c] = the B tile of row tile j and 64-k chunk c: 16 rows (4-k
+// groups) x 16 row slots of 4 bytes; rows past m are zero.
+void transpose_activations(const std::int8_t* a, std::int64_t m, std::int64_t k, int row_tiles, std::int8_t* bt) {
+  const std::int64_t chunks = k / kChunk;
+  for (int j = 0; j < row_tiles; ++j) {
+    const std::int64_t rows = min_i64(kTileRows, m - kTileRows * j);
+    for (std::int64_t c = 0; c < chunks; ++c) {
+      __m512i r[16];
+      for (int i = 0; i < 16; ++i)
+        r[i] = i < rows ? _mm512_loadu_si512(a + (kTileRows * j + i) * k + c * kChunk) : _mm512_setzero_si512();
+      transpose16(r);
+      std::int8_t* out = bt + (j * chunks + c) * kTileBufBytes;
+#pragma GCC unroll 16
+      for (int i = 0; i < 16; ++i) _mm512_store_si512(out + i * kTileBytes, r[i]);
+    }
+  }
+}
+
+// 16 channel rows of 64 int8 weights from their nibbles and tables.
+inline void expand_tile(const std::uint8_t* nib, const std::int8_t* lut, std::int8_t* out) {
+  const __m512i shift = _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0);
+  const __m512i low = _mm512_set1_epi8(0x0F);
+#pragma GCC unroll 16
+  for (int i = 0; i < kTileRows; ++i) {
+    __m512i v = _mm512_broadcast_i64x4(_mm256_load_si256(reinterpret_cast<const __m256i*>(nib + i * kNibbleRowBytes)));
+    v = _mm512_and_si512(_mm512_srlv_epi64(v, shift), low);
+    const __m512i table = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(lut + i * kLutBytes)));
+    _mm512_store_si512(out + i * kTileBytes, _mm512_shuffle_epi8(table, v));
+  }
+}
+
+template <int kT>
+struct NibbleTiles {
+  static constexpr int kH = 4 / kT;  // channel tiles per pass
+};
+
+// One pass: kH channel tiles (h) x kT row tiles (j) over the whole K.
+template <int kT, class Epilogue>
+void nibble_pass(const std::int8_t* bt, std::int64_t m, std::int64_t chunks, std::int64_t run_chunks,
+                 const std::uint8_t* wblock, const std::int8_t* lblock, int nb, int t0, std::int64_t n0,
+                 std::int8_t (*abuf)[kTileBufBytes], const Epilogue& epi) {
+  constexpr int kH = NibbleTiles<kT>::kH;
+  const int h_count = nb - t0 < kH ? nb - t0 : kH;
+  // C tile (h, j) is tmm 4 + h * kT + j.
+  _tile_zero(4);
+  _tile_zero(5);
+  _tile_zero(6);
+  if constexpr (kT != 3) _tile_zero(7);
+  // Chunk c's A tiles are expanded while chunk c - 1 multiplies: a tile
+  // load waits until the stores it reads have left the store buffer.
+  const auto expand_chunk = [&](std::int64_t c) {
+    const std::int64_t g = c / run_chunks;
+    const std::uint8_t* nib = wblock + c * nb * kTileRows * kNibbleRowBytes;
+    // This pass's nibbles two chunks ahead (past the end: harmless).
+    prefetch_run(nib + (2 * nb + t0) * kTileRows * kNibbleRowBytes, h_count * kTileRows * kNibbleRowBytes);
+    for (int h = 0; h < h_count; ++h) {
+      const int t = t0 + h;
+      expand_tile(nib + t * kTileRows * kNibbleRowBytes, lblock + (g * nb + t) * kTileRows * kLutBytes,
+                  abuf[(c & 1) * 4 + h]);
+    }
+  };
+  expand_chunk(0);
+  for (std::int64_t c = 0; c < chunks; ++c) {
+    if (c + 1 < chunks) expand_chunk(c + 1);
+    compiler_barrier();
+    const std::int8_t* b = bt + c * kTileBufBytes;
+    const std::int64_t bstride = chunks * kTileBufBytes;
+    if constexpr (kT == 1) {
+      _tile_loadd(0, b, kTileBytes);
+      _tile_loadd(1, abuf[(c & 1) * 4 + 0], kTileBytes);
+      _tile_dpbssd(4, 1, 0);
+      if (h_count > 1) {
+        _tile_loadd(2, abuf[(c & 1) * 4 + 1], kTileBytes);
+        _tile_dpbssd(5, 2, 0);
+      }
+      if (h_count > 2) {
+        _tile_loadd(3, abuf[(c & 1) * 4 + 2], kTileBytes);
+        _tile_dpbssd(6, 3, 0);
+      }
+      if (h_count > 3) {
+        _tile_loadd(1, abuf[(c & 1) * 4 + 3], kTileBytes);
+        _tile_dpbssd(7, 1, 0);
+      }
+    } else if constexpr (kT == 2) {
+      _tile_loadd(0, b, kTileBytes);
+      _tile_loadd(1, b + bstride, kTileBytes);
+      _tile_loadd(2, abuf[(c & 1) * 4 + 0], kTileBytes);
+      _tile_dpbssd(4, 2, 0);
+      _tile_dpbssd(5, 2, 1);
+      if (h_count > 1) {
+        _tile_loadd(3, abuf[(c & 1) * 4 + 1], kTileBytes);
+        _tile_dpbssd(6, 3, 0);
+        _tile_dpbssd(7, 3, 1);
+      }
+    } else {
+      _tile_loadd(0, b, kTileBytes);
+      _tile_loadd(1, b + bstride, kTileBytes);
+      _tile_loadd(2, b + 2 * bstride, kTileBytes);
+      _tile_loadd(3, abuf[(c & 1) * 4 + 0], kTileBytes);
+      _tile_dpbssd(4, 3, 0);
+      _tile_dpbssd(5, 3, 1);
+      _tile_dpbssd(6, 3, 2);
+    }
+    compiler_barrier();  // the next expansion reuses this chunk's buffers
+  }
+  alignas(64) std::int32_t ct[4][kTileRows * kLanes];
+  _tile_stored(4, ct[0], kLanes * 4);
+  if (kT * h_count > 1) _tile_stored(5, ct[1], kLanes * 4);
+  if (kT * h_count > 2) _tile_stored(6, ct[2], kLanes * 4);
+  if (kT * h_count > 3) _tile_stored(7, ct[3], kLanes * 4);
+  compiler_barrier();
+  for (int h = 0; h < h_count; ++h) {
+    for (int j = 0; j < kT; ++j) {
+      __m512i r[16];
+      const std::int32_t* tile = ct[h * kT + j];
+#pragma GCC unroll 16
+      for (int i = 0; i < 16; ++i) r[i] = _mm512_load_si512(tile + i * kLanes);
+      transpose16(r);
+      const std::int64_t rows = min_i64(kTileRows, m - kTileRows * j);
+      for (int i = 0; i < rows; ++i) epi(kTileRows * j + i, n0 + kLanes * h, r[i]);
+    }
+  }
+}
+
+template <int kT, class Epilogue>
+void nibble_driver(const std::int8_t* a, std::int64_t m, const PackedS8::Impl& w, const Epilogue& epi) {
+  const std::int64_t k = w.k;
+  const std::int64_t chunks = k / kChunk;
+  const std::int64_t runs = k / w.lut_group;
+  // Per thread, grown once: the transposed activations (at most 3 x 24 KiB
+  // for k = 1536).
+  thread_local AlignedVector<std::int8_t> bt_buf;
+  const auto bt_bytes = static_cast<std::size_t>(kT * chunks * kTileBufBytes);
+  if (bt_buf.size() < bt_bytes) bt_buf.resize(bt_bytes);
+  transpose_activations(a, m, k, kT, bt_buf.data());
+  configure_nibble_tiles(m, kT);
+  // Two chunks' expanded A tiles, so expanding one overlaps loading the other.
+  alignas(64) std::int8_t abuf[8][kTileBufBytes];
+  const std::int64_t tiles = w.n_padded / kTileRows;
+  for (std::int64_t b0 = 0; b0 < tiles; b0 += kNibbleBlockTiles) {
+    const int nb = static_cast<int>(min_i64(kNibbleBlockTiles, tiles - b0));
+    const std::uint8_t* wblock = w.w4.data() + b0 * kTileRows * k / 2;
+    const std::int8_t* lblock = w.lut4.data() + b0 * kTileRows * runs * kLutBytes;
+    for (int t0 = 0; t0 < nb; t0 += NibbleTiles<kT>::kH)
+      nibble_pass<kT>(bt_buf.data(), m, chunks, w.lut_group / kChunk, wblock, lblock, nb, t0, (b0 + t0) * kTileRows,
+                      abuf, epi);
+  }
+  _tile_release();
 }
 
 // Blocks of 64 channels outside, passes of 16 rows inside: a block's packed
@@ -183,8 +399,21 @@ inline void prefetch_run(const std::int8_t* p, std::int64_t bytes) {
 // row passes.
 template <class Epilogue>
 void gemm_s8_amx_driver(const std::int8_t* a, std::int64_t m, const PackedS8::Impl& w, const Epilogue& epi) {
+  if (m <= 0) return;
+  // One or a few rows: vpdpbusd over the int8 bytes costs less than
+  // expanding every nibble for a tile multiply that is mostly empty.
+  if (w.lut_group != 0 && m > kFewRows && m <= kNibbleMaxRows) {
+    if (m <= kTileRows) {
+      nibble_driver<1>(a, m, w, epi);
+    } else if (m <= 2 * kTileRows) {
+      nibble_driver<2>(a, m, w, epi);
+    } else {
+      nibble_driver<3>(a, m, w, epi);
+    }
+    return;
+  }
   if (m <= kFewRows) {
-    if (m > 0) few_rows_driver(a, m, w, epi);
+    few_rows_driver(a, m, w, epi);
     return;
   }
   const std::int64_t k = w.k;

@@ -81,7 +81,25 @@ struct PackedS8::Impl {
   // kAmx only: 128 * sum_k w[n][k], [n_padded]. Few-row products run on
   // vpdpbusd with the activations offset to u8 (a + 128) and subtract this.
   AlignedVector<std::int32_t> column_offset;
+  // kAmx only, and only when every channel takes at most 16 distinct values
+  // in each run of `lut_group` consecutive k (a 4-bit matrix widened at
+  // load; PackedS8 finds this itself): the same weights as 4-bit indices into
+  // a 16-entry int8 table per (channel, run), which products of at most
+  // kNibbleMaxRows rows expand on the fly. They stream 0.625 bytes per weight
+  // instead of 1 and give the same integers. lut_group is 0 when absent.
+  //   w4: per block of kNibbleBlockTiles tiles of 16 channels (fewer in the
+  //     last block), per 64-k chunk c, per tile t, per channel row: 32 bytes,
+  //     byte j = index of k = 64c + j (low nibble) | index of 64c + 32 + j
+  //     (high nibble). Block at panel p0 starts at p0 * 16 * k / 2.
+  //   lut4: per block, per run g, per tile t, per channel row: 16 bytes.
+  //     Block at panel p0 starts at p0 * 16 * (k / lut_group) * 16.
+  std::int64_t lut_group = 0;
+  AlignedVector<std::uint8_t> w4;
+  AlignedVector<std::int8_t> lut4;
 };
+
+inline constexpr std::int64_t kNibbleBlockTiles = 4;
+inline constexpr std::int64_t kNibbleMaxRows = 48;
 
 struct PackedF32::Impl {
   std::int64_t n = 0;

@@ -9,6 +9,7 @@
 
 #include "edgeroute/engine/kernels.h"
 #include "kernel_test_util.h"
+#include "kernels_internal.h"
 
 namespace edgeroute::engine {
 namespace {
@@ -102,6 +103,81 @@ TEST_P(GemmS8, NoSaturationAtFullRange) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Variants, GemmS8, ::testing::ValuesIn(test::kAllVariants), test::variant_name);
+
+// Weights as a 4-bit matrix widened at load leaves them: each channel takes at
+// most 15 values per run of `run` columns (a per-run table of q4 * ratio).
+std::vector<std::int8_t> widened_like(std::int64_t n, std::int64_t k, std::int64_t run, std::mt19937& rng) {
+  std::uniform_int_distribution<int> q4(-7, 7);
+  std::uniform_int_distribution<int> ratio(1, 18);
+  std::vector<std::int8_t> w(static_cast<std::size_t>(n * k));
+  for (std::int64_t r = 0; r < n; ++r)
+    for (std::int64_t g = 0; g < k / run; ++g) {
+      const int f = ratio(rng);
+      for (std::int64_t c = g * run; c < (g + 1) * run; ++c)
+        w[static_cast<std::size_t>(r * k + c)] = static_cast<std::int8_t>(q4(rng) * f);
+    }
+  return w;
+}
+
+void check_s8_weights(Isa isa, std::int64_t m, std::int64_t n, std::int64_t k, const std::vector<std::int8_t>& w,
+                      std::mt19937& rng) {
+  const auto a = test::random_s8(static_cast<std::size_t>(m * k), rng);
+  const auto w_scale = test::random_f32(static_cast<std::size_t>(n), rng, 1e-4f, 2e-2f);
+  const auto a_scale = test::random_f32(static_cast<std::size_t>(m), rng, 1e-3f, 1e-1f);
+  const auto bias = test::random_f32(static_cast<std::size_t>(n), rng);
+  const PackedS8 packed(w.data(), w_scale.data(), n, k, isa);
+  std::vector<std::int32_t> acc(static_cast<std::size_t>(m * n)), acc_ref(acc.size());
+  gemm_s8s8s32(a.data(), m, packed, acc.data());
+  gemm_s8s8s32_ref(a.data(), m, k, w.data(), n, acc_ref.data());
+  ASSERT_EQ(acc, acc_ref) << isa_name(isa) << " m=" << m << " n=" << n << " k=" << k;
+  const std::int64_t ldc = n + 3;
+  std::vector<float> c(static_cast<std::size_t>(m * ldc), -7.0f), c_ref(c.size(), -7.0f);
+  linear_s8(a.data(), a_scale.data(), m, packed, bias.data(), c.data(), ldc);
+  linear_s8_ref(a.data(), a_scale.data(), m, k, w.data(), w_scale.data(), n, bias.data(), c_ref.data(), ldc);
+  for (std::size_t i = 0; i < c.size(); ++i) {
+    ASSERT_EQ(c[i], c_ref[i]) << isa_name(isa) << " m=" << m << " n=" << n << " k=" << k << " at " << i;
+  }
+}
+
+// The AMX packer keeps such weights as nibbles plus tables, and products of
+// up to 48 rows run on them: every row count of 1..48 (1, 2 or 3 row tiles,
+// partial ones), channel counts that leave partial tiles and short blocks,
+// runs of 128 and of 64 columns.
+TEST(GemmS8Nibbles, AmxBitExactOnWidenedWeights) {
+  EDGEROUTE_SKIP_IF_UNSUPPORTED(Isa::kAmx);
+  std::mt19937 rng(21);
+  const struct {
+    std::int64_t n, k, run, expect_run;
+  } cases[] = {{1152, 384, 128, 128}, {384, 1536, 128, 128}, {77, 384, 64, 64}, {33, 64, 64, 64}, {17, 128, 128, 128}};
+  for (const auto& cs : cases) {
+    const auto w = widened_like(cs.n, cs.k, cs.run, rng);
+    const std::vector<float> scale(static_cast<std::size_t>(cs.n), 1.0f);
+    const PackedS8 packed(w.data(), scale.data(), cs.n, cs.k, Isa::kAmx);
+    ASSERT_EQ(packed.impl().lut_group, cs.expect_run) << "n=" << cs.n << " k=" << cs.k;
+    for (std::int64_t m = 1; m <= 49; ++m) {
+      if (cs.n > 400 && m % 5 != 0 && m > 3 && m != 16 && m != 17 && m != 48) continue;
+      check_s8_weights(Isa::kAmx, m, cs.n, cs.k, w, rng);
+      if (HasFatalFailure()) return;
+    }
+  }
+}
+
+// Weights with more than 16 values in a run, or k not a multiple of 64, keep
+// only the int8 form.
+TEST(GemmS8Nibbles, AmxPackerKeepsInt8WhenNibblesCannotHoldTheWeights) {
+  EDGEROUTE_SKIP_IF_UNSUPPORTED(Isa::kAmx);
+  std::mt19937 rng(22);
+  const auto dense = test::random_s8(static_cast<std::size_t>(40 * 384), rng);
+  const std::vector<float> scale(40, 1.0f);
+  EXPECT_EQ(PackedS8(dense.data(), scale.data(), 40, 384, Isa::kAmx).impl().lut_group, 0);
+  const auto odd_k = widened_like(40, 96, 32, rng);
+  EXPECT_EQ(PackedS8(odd_k.data(), scale.data(), 40, 96, Isa::kAmx).impl().lut_group, 0);
+  // One channel with a 17th value in its last run.
+  auto almost = widened_like(40, 384, 128, rng);
+  for (std::int64_t c = 256; c < 384; ++c) almost[static_cast<std::size_t>(39 * 384 + c)] = static_cast<std::int8_t>(c - 300);
+  EXPECT_EQ(PackedS8(almost.data(), scale.data(), 40, 384, Isa::kAmx).impl().lut_group, 0);
+  check_s8_weights(Isa::kAmx, 9, 40, 384, almost, rng);
+}
 
 void check_f32(Isa isa, std::int64_t m, std::int64_t n, std::int64_t k, std::mt19937& rng, bool with_bias) {
   const std::int64_t lda = k + 2, ldc = n + 5;
