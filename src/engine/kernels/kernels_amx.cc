@@ -275,17 +275,12 @@ inline void expand_tile(const std::uint8_t* nib, const std::int8_t* lut, std::in
   }
 }
 
-template <int kT>
-struct NibbleTiles {
-  static constexpr int kH = 4 / kT;  // channel tiles per pass
-};
-
 // One pass: kH channel tiles (h) x kT row tiles (j) over the whole K.
 template <int kT, class Epilogue>
 void nibble_pass(const std::int8_t* bt, std::int64_t m, std::int64_t chunks, std::int64_t run_chunks,
                  const std::uint8_t* wblock, const std::int8_t* lblock, int nb, int t0, std::int64_t n0,
                  std::int8_t (*abuf)[kTileBufBytes], const Epilogue& epi) {
-  constexpr int kH = NibbleTiles<kT>::kH;
+  constexpr int kH = 4 / kT;  // channel tiles per pass
   const int h_count = nb - t0 < kH ? nb - t0 : kH;
   // C tile (h, j) is tmm 4 + h * kT + j.
   _tile_zero(4);
@@ -302,7 +297,7 @@ void nibble_pass(const std::int8_t* bt, std::int64_t m, std::int64_t chunks, std
     for (int h = 0; h < h_count; ++h) {
       const int t = t0 + h;
       expand_tile(nib + t * kTileRows * kNibbleRowBytes, lblock + (g * nb + t) * kTileRows * kLutBytes,
-                  abuf[(c & 1) * 4 + h]);
+                  abuf[(c & 1) * kNibbleBlockTiles + h]);
     }
   };
   expand_chunk(0);
@@ -313,28 +308,28 @@ void nibble_pass(const std::int8_t* bt, std::int64_t m, std::int64_t chunks, std
     const std::int64_t bstride = chunks * kTileBufBytes;
     if constexpr (kT == 1) {
       _tile_loadd(0, b, kTileBytes);
-      _tile_loadd(1, abuf[(c & 1) * 4 + 0], kTileBytes);
+      _tile_loadd(1, abuf[(c & 1) * kNibbleBlockTiles + 0], kTileBytes);
       _tile_dpbssd(4, 1, 0);
       if (h_count > 1) {
-        _tile_loadd(2, abuf[(c & 1) * 4 + 1], kTileBytes);
+        _tile_loadd(2, abuf[(c & 1) * kNibbleBlockTiles + 1], kTileBytes);
         _tile_dpbssd(5, 2, 0);
       }
       if (h_count > 2) {
-        _tile_loadd(3, abuf[(c & 1) * 4 + 2], kTileBytes);
+        _tile_loadd(3, abuf[(c & 1) * kNibbleBlockTiles + 2], kTileBytes);
         _tile_dpbssd(6, 3, 0);
       }
       if (h_count > 3) {
-        _tile_loadd(1, abuf[(c & 1) * 4 + 3], kTileBytes);
+        _tile_loadd(1, abuf[(c & 1) * kNibbleBlockTiles + 3], kTileBytes);
         _tile_dpbssd(7, 1, 0);
       }
     } else if constexpr (kT == 2) {
       _tile_loadd(0, b, kTileBytes);
       _tile_loadd(1, b + bstride, kTileBytes);
-      _tile_loadd(2, abuf[(c & 1) * 4 + 0], kTileBytes);
+      _tile_loadd(2, abuf[(c & 1) * kNibbleBlockTiles + 0], kTileBytes);
       _tile_dpbssd(4, 2, 0);
       _tile_dpbssd(5, 2, 1);
       if (h_count > 1) {
-        _tile_loadd(3, abuf[(c & 1) * 4 + 1], kTileBytes);
+        _tile_loadd(3, abuf[(c & 1) * kNibbleBlockTiles + 1], kTileBytes);
         _tile_dpbssd(6, 3, 0);
         _tile_dpbssd(7, 3, 1);
       }
@@ -342,7 +337,7 @@ void nibble_pass(const std::int8_t* bt, std::int64_t m, std::int64_t chunks, std
       _tile_loadd(0, b, kTileBytes);
       _tile_loadd(1, b + bstride, kTileBytes);
       _tile_loadd(2, b + 2 * bstride, kTileBytes);
-      _tile_loadd(3, abuf[(c & 1) * 4 + 0], kTileBytes);
+      _tile_loadd(3, abuf[(c & 1) * kNibbleBlockTiles + 0], kTileBytes);
       _tile_dpbssd(4, 3, 0);
       _tile_dpbssd(5, 3, 1);
       _tile_dpbssd(6, 3, 2);
@@ -387,7 +382,7 @@ void nibble_driver(const std::int8_t* a, std::int64_t m, const PackedS8::Impl& w
     const int nb = static_cast<int>(min_i64(kNibbleBlockTiles, tiles - b0));
     const std::uint8_t* wblock = w.w4.data() + b0 * kTileRows * k / 2;
     const std::int8_t* lblock = w.lut4.data() + b0 * kTileRows * runs * kLutBytes;
-    for (int t0 = 0; t0 < nb; t0 += NibbleTiles<kT>::kH)
+    for (int t0 = 0; t0 < nb; t0 += 4 / kT)
       nibble_pass<kT>(bt_buf.data(), m, chunks, w.lut_group / kChunk, wblock, lblock, nb, t0, (b0 + t0) * kTileRows,
                       abuf, epi);
   }
