@@ -4,7 +4,7 @@ benchmarks: the validation part is what `edgeroute train --val` stops on and
 `edgeroute calibrate --val` chooses thresholds on, so the test split stays
 untouched. Deterministic for a seed.
 
-usage: bench/split.py IN.csv OUT_DIR [--fraction 0.1] [--seed 42] [--label label]
+usage: bench/split.py IN.csv OUT_DIR [--fraction 0.1] [--seed 42] [--label COLUMN]
 """
 import argparse
 import csv
@@ -19,12 +19,18 @@ def main() -> None:
     ap.add_argument("out_dir")
     ap.add_argument("--fraction", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--label", default="label")
+    ap.add_argument("--label", default=None, help="label column (default: label, category, intent or sentiment)")
     a = ap.parse_args()
     with open(a.input, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         fields = reader.fieldnames
         rows = list(reader)
+    if a.label is None:
+        a.label = next((c for c in ("label", "category", "intent", "sentiment") if c in (fields or [])), None)
+        if a.label is None:
+            raise SystemExit(f"{a.input}: no label column among {fields}; name it with --label")
+    elif a.label not in (fields or []):
+        raise SystemExit(f"{a.input}: no column '{a.label}' (columns: {fields})")
     by_label = defaultdict(list)
     for i, r in enumerate(rows):
         by_label[r[a.label]].append(i)
