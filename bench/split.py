@@ -10,7 +10,12 @@ import argparse
 import csv
 import os
 import random
+import sys
 from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python"))
+import hf_reference  # noqa: E402
 
 
 def main() -> None:
@@ -19,18 +24,13 @@ def main() -> None:
     ap.add_argument("out_dir")
     ap.add_argument("--fraction", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--label", default=None, help="label column (default: label, category, intent or sentiment)")
+    ap.add_argument("--label", default=None, help="label column (default: the first of " + ", ".join(hf_reference.LABEL_COLUMNS) + ")")
     a = ap.parse_args()
     with open(a.input, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         fields = reader.fieldnames
         rows = list(reader)
-    if a.label is None:
-        a.label = next((c for c in ("label", "category", "intent", "sentiment") if c in (fields or [])), None)
-        if a.label is None:
-            raise SystemExit(f"{a.input}: no label column among {fields}; name it with --label")
-    elif a.label not in (fields or []):
-        raise SystemExit(f"{a.input}: no column '{a.label}' (columns: {fields})")
+    a.label = hf_reference.pick_column(fields or [], a.label, hf_reference.LABEL_COLUMNS, "label", a.input)
     by_label = defaultdict(list)
     for i, r in enumerate(rows):
         by_label[r[a.label]].append(i)

@@ -27,8 +27,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import hf_reference  # noqa: E402
 
-LABEL_COLUMNS = ("label", "category", "sentiment", "intent", "class")
-
 
 def read_labeled(path: Path, text_col, label_col):
     import csv
@@ -36,9 +34,7 @@ def read_labeled(path: Path, text_col, label_col):
         reader = csv.DictReader(f)
         cols = reader.fieldnames or []
         tcol = hf_reference.pick_column(cols, text_col)
-        lcol = label_col or next((c for c in cols if c.lower() in LABEL_COLUMNS), None)
-        if lcol is None:
-            raise SystemExit(f"{path}: no label column among {cols}")
+        lcol = hf_reference.pick_column(cols, label_col, hf_reference.LABEL_COLUMNS, "label", path)
         rows = [(r[tcol], r[lcol]) for r in reader]
     return rows
 

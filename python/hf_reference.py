@@ -26,6 +26,8 @@ import sys
 from pathlib import Path
 
 TEXT_COLUMNS = ("text", "transcript", "utterance", "message", "sentence", "query")
+# The same names, in the same order, as text::kLabelColumnCandidates.
+LABEL_COLUMNS = ("label", "category", "sentiment", "intent", "class")
 
 
 def detect_format(path: Path) -> str:
@@ -33,19 +35,20 @@ def detect_format(path: Path) -> str:
     return {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}.get(suffix, "lines")
 
 
-def pick_column(columns, requested):
+def pick_column(columns, requested, candidates=TEXT_COLUMNS, what="text", source=None):
+    where = f"{source}: " if source else ""
     if requested:
         if requested in columns:
             return requested
         for c in columns:
             if c.lower() == requested.lower():
                 return c
-        raise SystemExit(f"column {requested!r} not in {columns}")
-    for cand in TEXT_COLUMNS:
+        raise SystemExit(f"{where}column {requested!r} not in {columns}")
+    for cand in candidates:
         for c in columns:
             if c.lower() == cand:
                 return c
-    raise SystemExit(f"no text column among {columns}")
+    raise SystemExit(f"{where}no {what} column among {columns}")
 
 
 def read_texts(path: Path, fmt: str, column, errors: str):
