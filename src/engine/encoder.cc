@@ -159,16 +159,23 @@ void EncoderModel::embed(std::span<const std::int32_t> ids, std::span<const std:
 }
 
 void EncoderModel::run_linear(const Linear& l, const float* a, std::int64_t m, std::int64_t lda, float* c,
-                              std::int64_t ldc, Arena& arena) const {
+                              std::int64_t ldc, Arena& arena, bool gelu) const {
   const float* bias = l.bias.empty() ? nullptr : l.bias.data();
   if (l.f32) {
     linear_f32(a, m, lda, *l.f32, bias, c, ldc);
+    if (gelu) {
+      for (std::int64_t i = 0; i < m; ++i) gelu_f32(c + i * ldc, l.n);
+    }
     return;
   }
   ensure(arena.q8, m * l.k);
   ensure(arena.q8_scale, m);
   quantize_rows_s8(a, m, l.k, lda, arena.q8.data(), arena.q8_scale.data());
-  linear_s8(arena.q8.data(), arena.q8_scale.data(), m, *l.s8, bias, c, ldc);
+  if (gelu) {
+    linear_s8_gelu(arena.q8.data(), arena.q8_scale.data(), m, *l.s8, bias, c, ldc);
+  } else {
+    linear_s8(arena.q8.data(), arena.q8_scale.data(), m, *l.s8, bias, c, ldc);
+  }
 }
 
 void EncoderModel::run_layers(std::span<const std::int64_t> lengths, Arena& arena, bool cls_only_last) const {
@@ -224,8 +231,7 @@ void EncoderModel::run_layers(std::span<const std::int64_t> lengths, Arena& aren
                        layer.attn_norm_beta.data(), eps_);
     std::swap(arena.x, arena.tmp);
 
-    run_linear(layer.ffn_up, arena.x.data(), rows, h, arena.ffn.data(), ffn_, arena);
-    gelu_f32(arena.ffn.data(), rows * ffn_);
+    run_linear(layer.ffn_up, arena.x.data(), rows, h, arena.ffn.data(), ffn_, arena, /*gelu=*/true);
     run_linear(layer.ffn_down, arena.ffn.data(), rows, ffn_, arena.tmp.data(), h, arena);
     add_layer_norm_f32(arena.tmp.data(), arena.x.data(), rows, h, h, layer.ffn_norm_gamma.data(),
                        layer.ffn_norm_beta.data(), eps_);

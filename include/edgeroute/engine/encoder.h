@@ -98,8 +98,9 @@ class EncoderModel {
   // Embeddings + LayerNorm into arena.x [sum lengths, H].
   void embed_and_normalize(std::span<const std::int32_t> ids, std::span<const std::int64_t> lengths,
                            Arena& arena) const;
+  // c = a W^T + b, then GELU when `gelu` (fused into the INT8 epilogue).
   void run_linear(const Linear& l, const float* a, std::int64_t m, std::int64_t lda, float* c, std::int64_t ldc,
-                  Arena& arena) const;
+                  Arena& arena, bool gelu = false) const;
   void run_layers(std::span<const std::int64_t> lengths, Arena& arena, bool cls_only_last) const;
 
   modelio::EncoderConfig config_;

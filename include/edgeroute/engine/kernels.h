@@ -91,6 +91,16 @@ void linear_s8(const std::int8_t* a, const float* a_scale, std::int64_t m, const
 void linear_s8_ref(const std::int8_t* a, const float* a_scale, std::int64_t m, std::int64_t k, const std::int8_t* w,
                    const float* w_scale, std::int64_t n, const float* bias, float* c, std::int64_t ldc);
 
+// The INT8 linear with GELU fused into its epilogue (the feed-forward up
+// projection): c = gelu(dequant(acc) + bias), GELU as gelu_f32 below. Each
+// vector variant equals linear_s8 followed by its own ISA's gelu_f32 bit for
+// bit, and so matches linear_s8_gelu_ref within the GELU bound.
+void linear_s8_gelu(const std::int8_t* a, const float* a_scale, std::int64_t m, const PackedS8& w, const float* bias,
+                    float* c, std::int64_t ldc);
+void linear_s8_gelu_ref(const std::int8_t* a, const float* a_scale, std::int64_t m, std::int64_t k,
+                        const std::int8_t* w, const float* w_scale, std::int64_t n, const float* bias, float* c,
+                        std::int64_t ldc);
+
 // ---------------------------------------------------------------------------
 // FP32 linear: c[m][n] = sum_k a[m][k] * w[n][k] + bias[n].
 

@@ -41,8 +41,7 @@ void pack_panels(const Src* w, std::int64_t n, std::int64_t k, const PackGeometr
 // Builds Impl::w4/lut4 (layout in kernels_internal.h) when every channel
 // takes at most 16 values per run of `run` k; returns false, leaving them
 // empty, otherwise.
-bool pack_nibbles_with_run(const std::int8_t* w, std::int64_t n, std::int64_t k, std::int64_t run,
-                           PackedS8::Impl& p) {
+bool pack_nibbles_with_run(const std::int8_t* w, std::int64_t n, std::int64_t k, std::int64_t run, PackedS8::Impl& p) {
   constexpr std::int64_t kTile = 16, kRowBytes = 32, kChunk = 64, kLut = 16;
   const std::int64_t runs = k / run;
   const std::int64_t n_padded = round_up(n, kTile);
@@ -182,6 +181,8 @@ struct KernelTable {
   void (*gemm_s8s8s32)(const std::int8_t*, std::int64_t, const PackedS8::Impl&, std::int32_t*);
   void (*linear_s8)(const std::int8_t*, const float*, std::int64_t, const PackedS8::Impl&, const float*, float*,
                     std::int64_t);
+  void (*linear_s8_gelu)(const std::int8_t*, const float*, std::int64_t, const PackedS8::Impl&, const float*, float*,
+                         std::int64_t);
   void (*linear_f32)(const float*, std::int64_t, std::int64_t, const PackedF32::Impl&, const float*, float*,
                      std::int64_t);
   void (*quantize_rows_s8)(const float*, std::int64_t, std::int64_t, std::int64_t, std::int8_t*, float*);
@@ -202,22 +203,27 @@ void linear_s8_scalar(const std::int8_t* a, const float* a_scale, std::int64_t m
                       const float* bias, float* c, std::int64_t ldc) {
   linear_s8_ref(a, a_scale, m, w.k, w.w8.data(), w.scale.data(), w.n, bias, c, ldc);
 }
+void linear_s8_gelu_scalar(const std::int8_t* a, const float* a_scale, std::int64_t m, const PackedS8::Impl& w,
+                           const float* bias, float* c, std::int64_t ldc) {
+  linear_s8_gelu_ref(a, a_scale, m, w.k, w.w8.data(), w.scale.data(), w.n, bias, c, ldc);
+}
 void linear_f32_scalar(const float* a, std::int64_t m, std::int64_t lda, const PackedF32::Impl& w, const float* bias,
                        float* c, std::int64_t ldc) {
   linear_f32_ref(a, m, w.k, lda, w.w.data(), w.n, bias, c, ldc);
 }
 
-constexpr KernelTable kScalarKernels{gemm_s8s8s32_scalar,  linear_s8_scalar,       linear_f32_scalar,
-                                     quantize_rows_s8_ref, add_layer_norm_f32_ref, gelu_f32_ref,
-                                     softmax_f32_ref,      attention_head_f32_ref};
-constexpr KernelTable kAvx2Kernels{gemm_s8s8s32_avx2,       linear_s8_avx2, linear_f32_avx2,  quantize_rows_s8_avx2,
-                                   add_layer_norm_f32_avx2, gelu_f32_avx2,  softmax_f32_avx2, attention_head_f32_avx2};
-constexpr KernelTable kAvx512Kernels{gemm_s8s8s32_avx512vnni, linear_s8_avx512vnni,      linear_f32_avx512,
-                                     quantize_rows_s8_avx512, add_layer_norm_f32_avx512, gelu_f32_avx512,
-                                     softmax_f32_avx512,      attention_head_f32_avx512};
-constexpr KernelTable kAmxKernels{gemm_s8s8s32_amx,        linear_s8_amx,             linear_f32_avx512,
-                                  quantize_rows_s8_avx512, add_layer_norm_f32_avx512, gelu_f32_avx512,
-                                  softmax_f32_avx512,      attention_head_f32_avx512};
+constexpr KernelTable kScalarKernels{gemm_s8s8s32_scalar, linear_s8_scalar,     linear_s8_gelu_scalar,
+                                     linear_f32_scalar,   quantize_rows_s8_ref, add_layer_norm_f32_ref,
+                                     gelu_f32_ref,        softmax_f32_ref,      attention_head_f32_ref};
+constexpr KernelTable kAvx2Kernels{gemm_s8s8s32_avx2, linear_s8_avx2,        linear_s8_gelu_avx2,
+                                   linear_f32_avx2,   quantize_rows_s8_avx2, add_layer_norm_f32_avx2,
+                                   gelu_f32_avx2,     softmax_f32_avx2,      attention_head_f32_avx2};
+constexpr KernelTable kAvx512Kernels{gemm_s8s8s32_avx512vnni, linear_s8_avx512vnni,    linear_s8_gelu_avx512vnni,
+                                     linear_f32_avx512,       quantize_rows_s8_avx512, add_layer_norm_f32_avx512,
+                                     gelu_f32_avx512,         softmax_f32_avx512,      attention_head_f32_avx512};
+constexpr KernelTable kAmxKernels{gemm_s8s8s32_amx,  linear_s8_amx,           linear_s8_gelu_amx,
+                                  linear_f32_avx512, quantize_rows_s8_avx512, add_layer_norm_f32_avx512,
+                                  gelu_f32_avx512,   softmax_f32_avx512,      attention_head_f32_avx512};
 
 const KernelTable& kernels_for(Isa isa) {
   switch (isa) {
@@ -242,6 +248,11 @@ void gemm_s8s8s32(const std::int8_t* a, std::int64_t m, const PackedS8& w, std::
 void linear_s8(const std::int8_t* a, const float* a_scale, std::int64_t m, const PackedS8& w, const float* bias,
                float* c, std::int64_t ldc) {
   kernels_for(w.isa()).linear_s8(a, a_scale, m, w.impl(), bias, c, ldc);
+}
+
+void linear_s8_gelu(const std::int8_t* a, const float* a_scale, std::int64_t m, const PackedS8& w, const float* bias,
+                    float* c, std::int64_t ldc) {
+  kernels_for(w.isa()).linear_s8_gelu(a, a_scale, m, w.impl(), bias, c, ldc);
 }
 
 void linear_f32(const float* a, std::int64_t m, std::int64_t lda, const PackedF32& w, const float* bias, float* c,

@@ -41,12 +41,11 @@ namespace {
 inline std::int64_t min_i64(std::int64_t a, std::int64_t b) { return a < b ? a : b; }
 
 constexpr int kTileRows = 16;
-constexpr int kTileBytes = 64;                              // bytes per tile row
-constexpr std::int64_t kChunk = kTileBytes;                 // k per tile multiply
+constexpr int kTileBytes = 64;               // bytes per tile row
+constexpr std::int64_t kChunk = kTileBytes;  // k per tile multiply
 constexpr int kBlockPanels = static_cast<int>(kS8GeometryAmx.block);
 static_assert(kS8GeometryAmx.panel == kLanes && kS8GeometryAmx.group == 4 && kS8GeometryAmx.k_align == kChunk);
 static_assert(kNibbleMaxRows == 3 * kTileRows && kNibbleBlockTiles == 4);
-
 
 // The compiler does not see the tile instructions' memory operands (they are
 // asm statements with pointer inputs only): this keeps stores to buffers the
@@ -103,7 +102,7 @@ void few_rows_tile(const std::int8_t* a, std::int64_t k, const std::int8_t* wb, 
 #pragma GCC unroll 32
       for (auto& v : row) v = _mm512_setzero_si512();
   const __m512i offset = _mm512_set1_epi32(static_cast<std::int32_t>(0x80808080u));
-  const auto step = [&](int set, const std::int8_t* wp, const std::int32_t (&av)[kRows]) {
+  const auto step = [&](int set, const std::int8_t* wp, const std::int32_t(&av)[kRows]) {
     __m512i wv[kPanels];
 #pragma GCC unroll 32
     for (int j = 0; j < kPanels; ++j) wv[j] = _mm512_load_si512(wp + kTileBytes * j);
@@ -171,13 +170,12 @@ void few_rows_driver(const std::int8_t* a, std::int64_t m, const PackedS8::Impl&
     const std::int64_t nb = min_i64(kBlockPanels, panels - p0);
     const std::int8_t* wb = w.w8.data() + p0 * kLanes * w.k_padded;
     kTiles[static_cast<std::size_t>((m - 1) * kBlockPanels + (nb - 1))](a, w.k, wb, w.column_offset.data(), epi, 0,
-                                                                         p0 * kLanes);
+                                                                        p0 * kLanes);
   }
 }
 
 inline void prefetch_run(const void* p, std::int64_t bytes) {
-  for (std::int64_t off = 0; off < bytes; off += 64)
-    _mm_prefetch(static_cast<const char*>(p) + off, _MM_HINT_T0);
+  for (std::int64_t off = 0; off < bytes; off += 64) _mm_prefetch(static_cast<const char*>(p) + off, _MM_HINT_T0);
 }
 
 // ---------------------------------------------------------------------------
@@ -471,8 +469,7 @@ void gemm_s8_amx_driver(const std::int8_t* a, std::int64_t m, const PackedS8::Im
       if (nb > 2) _tile_stored(6, c_tile[2], kLanes * 4);
       if (nb > 3) _tile_stored(7, c_tile[3], kLanes * 4);
       for (int j = 0; j < nb; ++j)
-        for (int i = 0; i < rows; ++i)
-          epi(m0 + i, (p0 + j) * kLanes, _mm512_load_si512(c_tile[j] + i * kLanes));
+        for (int i = 0; i < rows; ++i) epi(m0 + i, (p0 + j) * kLanes, _mm512_load_si512(c_tile[j] + i * kLanes));
     }
   }
   // Back to the initial tile state: the OS then need not save 8 KB of tile
@@ -489,6 +486,11 @@ void gemm_s8s8s32_amx(const std::int8_t* a, std::int64_t m, const PackedS8::Impl
 void linear_s8_amx(const std::int8_t* a, const float* a_scale, std::int64_t m, const PackedS8::Impl& w,
                    const float* bias, float* c, std::int64_t ldc) {
   gemm_s8_amx_driver(a, m, w, StoreDequant{c, ldc, a_scale, w.scale.data(), bias, w.n, {}});
+}
+
+void linear_s8_gelu_amx(const std::int8_t* a, const float* a_scale, std::int64_t m, const PackedS8::Impl& w,
+                        const float* bias, float* c, std::int64_t ldc) {
+  gemm_s8_amx_driver(a, m, w, StoreDequantGelu{c, ldc, a_scale, w.scale.data(), bias, w.n, {}});
 }
 
 }  // namespace edgeroute::engine

@@ -127,7 +127,11 @@ struct StoreS32 {
 };
 
 // (float(acc) * a_scale[row]) * w_scale[col] + bias[col], as linear_s8_ref.
-struct StoreDequant {
+inline __m256 gelu256(__m256 v);  // below, with the vector math
+
+// As linear_s8_ref; with kGelu, then GELU by the formula of gelu_f32_avx2.
+template <bool kGelu>
+struct StoreDequantAs {
   float* c;
   std::int64_t ldc;
   const float* a_scale;
@@ -139,9 +143,12 @@ struct StoreDequant {
     f = _mm256_mul_ps(f, _mm256_set1_ps(a_scale[row]));
     f = _mm256_mul_ps(f, _mm256_load_ps(w_scale + col));
     if (bias != nullptr) f = _mm256_add_ps(f, load_tail(bias + col, n - col));
+    if constexpr (kGelu) f = gelu256(f);
     store_tail(c + row * ldc + col, n - col, f);
   }
 };
+using StoreDequant = StoreDequantAs<false>;
+using StoreDequantGelu = StoreDequantAs<true>;
 
 template <class Epilogue>
 using S8TileFn = void (*)(const std::int8_t*, std::int64_t, const std::int16_t*, const Epilogue&, std::int64_t,
@@ -240,6 +247,13 @@ inline __m256 erf256(__m256 z) {
   return _mm256_div_ps(_mm256_mul_ps(zc, horner(math::kErfP, t)), horner(math::kErfQ, t));
 }
 
+// 0.5 v (1 + erf(v / sqrt 2)) as 0.5 v * erf + 0.5 v, shared by gelu_f32_avx2
+// and the fused epilogue so the two agree bit for bit.
+inline __m256 gelu256(__m256 v) {
+  const __m256 hv = _mm256_mul_ps(_mm256_set1_ps(0.5f), v);
+  return _mm256_fmadd_ps(hv, erf256(_mm256_mul_ps(v, _mm256_set1_ps(math::kInvSqrt2))), hv);
+}
+
 }  // namespace
 
 void gemm_s8s8s32_avx2(const std::int8_t* a, std::int64_t m, const PackedS8::Impl& w, std::int32_t* acc) {
@@ -249,6 +263,11 @@ void gemm_s8s8s32_avx2(const std::int8_t* a, std::int64_t m, const PackedS8::Imp
 void linear_s8_avx2(const std::int8_t* a, const float* a_scale, std::int64_t m, const PackedS8::Impl& w,
                     const float* bias, float* c, std::int64_t ldc) {
   gemm_s8_driver(a, m, w, StoreDequant{c, ldc, a_scale, w.scale.data(), bias, w.n});
+}
+
+void linear_s8_gelu_avx2(const std::int8_t* a, const float* a_scale, std::int64_t m, const PackedS8::Impl& w,
+                         const float* bias, float* c, std::int64_t ldc) {
+  gemm_s8_driver(a, m, w, StoreDequantGelu{c, ldc, a_scale, w.scale.data(), bias, w.n});
 }
 
 void linear_f32_avx2(const float* a, std::int64_t m, std::int64_t lda, const PackedF32::Impl& w, const float* bias,
@@ -329,13 +348,7 @@ void add_layer_norm_f32_avx2(float* x, const float* residual, std::int64_t m, st
 }
 
 void gelu_f32_avx2(float* x, std::int64_t count) {
-  const __m256 half = _mm256_set1_ps(0.5f);
-  const __m256 inv_sqrt2 = _mm256_set1_ps(math::kInvSqrt2);
-  for (std::int64_t j = 0; j < count; j += kLanes) {
-    const __m256 v = load_tail(x + j, count - j);
-    const __m256 hv = _mm256_mul_ps(half, v);
-    store_tail(x + j, count - j, _mm256_fmadd_ps(hv, erf256(_mm256_mul_ps(v, inv_sqrt2)), hv));
-  }
+  for (std::int64_t j = 0; j < count; j += kLanes) store_tail(x + j, count - j, gelu256(load_tail(x + j, count - j)));
 }
 
 void softmax_f32_avx2(float* x, std::int64_t m, std::int64_t n, std::int64_t ld, const float* mask_bias) {

@@ -13,6 +13,7 @@
 #include "kernels_internal.h"
 #include "kernels_math.h"
 #include "kernels_s8_epilogue.h"
+#include "kernels_vmath_avx512.h"
 
 namespace edgeroute::engine {
 namespace {
@@ -214,41 +215,6 @@ constexpr std::array<F32TileFn, sizeof...(I)> make_f32_tiles(std::index_sequence
   return {&gemm_f32_4x64_avx512<static_cast<int>(I / kNb) + 1, static_cast<int>(I % kNb) + 1>...};
 }
 
-// ---------------------------------------------------------------------------
-// Vector math.
-
-template <std::size_t kN>
-inline __m512 horner(const float (&coef)[kN], __m512 x) {
-  __m512 p = _mm512_set1_ps(coef[kN - 1]);
-  for (std::size_t i = kN - 1; i-- > 0;) p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(coef[i]));
-  return p;
-}
-
-// See kernels_math.h. vscalefps applies 2^n without building exponent bits.
-inline __m512 exp512(__m512 x) {
-  const __mmask16 underflow = _mm512_cmp_ps_mask(x, _mm512_set1_ps(math::kExpLo), _CMP_LT_OQ);
-  const __m512 xc = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(math::kExpLo)), _mm512_set1_ps(math::kExpHi));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(math::kLog2e)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(math::kLn2Hi), xc);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(math::kLn2Lo), r);
-  const __m512 p = _mm512_scalef_ps(horner(math::kExpPoly, r), n);
-  return _mm512_mask_mov_ps(p, underflow, _mm512_setzero_ps());
-}
-
-// Rational form of kernels_math.h. The clamp keeps the constant first, so a
-// NaN z stays NaN.
-inline __m512 erf512(__m512 z) {
-  const __m512 zc = _mm512_max_ps(_mm512_set1_ps(-math::kErfClamp), _mm512_min_ps(_mm512_set1_ps(math::kErfClamp), z));
-  const __m512 t = _mm512_mul_ps(zc, zc);
-  const __m512 q = horner(math::kErfQ, t);
-  // 1 / q as vrcp14ps (relative error < 2^-14) and one Newton step (~2^-28
-  // before rounding): a fraction of the cost of vdivps. q >= 1 here.
-  const __m512 r0 = _mm512_rcp14_ps(q);
-  const __m512 inv = _mm512_fmadd_ps(r0, _mm512_fnmadd_ps(q, r0, _mm512_set1_ps(1.0f)), r0);
-  return _mm512_mul_ps(_mm512_mul_ps(zc, horner(math::kErfP, t)), inv);
-}
-
 }  // namespace
 
 void gemm_s8s8s32_avx512vnni(const std::int8_t* a, std::int64_t m, const PackedS8::Impl& w, std::int32_t* acc) {
@@ -258,6 +224,11 @@ void gemm_s8s8s32_avx512vnni(const std::int8_t* a, std::int64_t m, const PackedS
 void linear_s8_avx512vnni(const std::int8_t* a, const float* a_scale, std::int64_t m, const PackedS8::Impl& w,
                           const float* bias, float* c, std::int64_t ldc) {
   gemm_s8_driver(a, m, w, StoreDequant{c, ldc, a_scale, w.scale.data(), bias, w.n, {}});
+}
+
+void linear_s8_gelu_avx512vnni(const std::int8_t* a, const float* a_scale, std::int64_t m, const PackedS8::Impl& w,
+                               const float* bias, float* c, std::int64_t ldc) {
+  gemm_s8_driver(a, m, w, StoreDequantGelu{c, ldc, a_scale, w.scale.data(), bias, w.n, {}});
 }
 
 void linear_f32_avx512(const float* a, std::int64_t m, std::int64_t lda, const PackedF32::Impl& w, const float* bias,
@@ -339,13 +310,9 @@ void add_layer_norm_f32_avx512(float* x, const float* residual, std::int64_t m, 
 }
 
 void gelu_f32_avx512(float* x, std::int64_t count) {
-  const __m512 half = _mm512_set1_ps(0.5f);
-  const __m512 inv_sqrt2 = _mm512_set1_ps(math::kInvSqrt2);
   for (std::int64_t j = 0; j < count; j += kLanes) {
     const __mmask16 mask = lane_mask(count - j);
-    const __m512 v = _mm512_maskz_loadu_ps(mask, x + j);
-    const __m512 hv = _mm512_mul_ps(half, v);
-    _mm512_mask_storeu_ps(x + j, mask, _mm512_fmadd_ps(hv, erf512(_mm512_mul_ps(v, inv_sqrt2)), hv));
+    _mm512_mask_storeu_ps(x + j, mask, gelu512(_mm512_maskz_loadu_ps(mask, x + j)));
   }
 }
 

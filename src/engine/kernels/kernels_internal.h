@@ -123,6 +123,8 @@ Isa parse_isa_override(std::string_view value, Isa detected);
 void gemm_s8s8s32_avx2(const std::int8_t* a, std::int64_t m, const PackedS8::Impl& w, std::int32_t* acc);
 void linear_s8_avx2(const std::int8_t* a, const float* a_scale, std::int64_t m, const PackedS8::Impl& w,
                     const float* bias, float* c, std::int64_t ldc);
+void linear_s8_gelu_avx2(const std::int8_t* a, const float* a_scale, std::int64_t m, const PackedS8::Impl& w,
+                         const float* bias, float* c, std::int64_t ldc);
 void linear_f32_avx2(const float* a, std::int64_t m, std::int64_t lda, const PackedF32::Impl& w, const float* bias,
                      float* c, std::int64_t ldc);
 void quantize_rows_s8_avx2(const float* a, std::int64_t m, std::int64_t k, std::int64_t lda, std::int8_t* q,
@@ -140,6 +142,8 @@ void erf_f32_avx2(const float* x, float* y, std::int64_t count);  // for tests: 
 void gemm_s8s8s32_avx512vnni(const std::int8_t* a, std::int64_t m, const PackedS8::Impl& w, std::int32_t* acc);
 void linear_s8_avx512vnni(const std::int8_t* a, const float* a_scale, std::int64_t m, const PackedS8::Impl& w,
                           const float* bias, float* c, std::int64_t ldc);
+void linear_s8_gelu_avx512vnni(const std::int8_t* a, const float* a_scale, std::int64_t m, const PackedS8::Impl& w,
+                               const float* bias, float* c, std::int64_t ldc);
 void linear_f32_avx512(const float* a, std::int64_t m, std::int64_t lda, const PackedF32::Impl& w, const float* bias,
                        float* c, std::int64_t ldc);
 void quantize_rows_s8_avx512(const float* a, std::int64_t m, std::int64_t k, std::int64_t lda, std::int8_t* q,
@@ -158,5 +162,7 @@ void erf_f32_avx512(const float* x, float* y, std::int64_t count);
 void gemm_s8s8s32_amx(const std::int8_t* a, std::int64_t m, const PackedS8::Impl& w, std::int32_t* acc);
 void linear_s8_amx(const std::int8_t* a, const float* a_scale, std::int64_t m, const PackedS8::Impl& w,
                    const float* bias, float* c, std::int64_t ldc);
+void linear_s8_gelu_amx(const std::int8_t* a, const float* a_scale, std::int64_t m, const PackedS8::Impl& w,
+                        const float* bias, float* c, std::int64_t ldc);
 
 }  // namespace edgeroute::engine

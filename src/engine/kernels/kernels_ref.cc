@@ -53,6 +53,13 @@ void linear_s8_ref(const std::int8_t* a, const float* a_scale, std::int64_t m, s
   }
 }
 
+void linear_s8_gelu_ref(const std::int8_t* a, const float* a_scale, std::int64_t m, std::int64_t k,
+                        const std::int8_t* w, const float* w_scale, std::int64_t n, const float* bias, float* c,
+                        std::int64_t ldc) {
+  linear_s8_ref(a, a_scale, m, k, w, w_scale, n, bias, c, ldc);
+  for (std::int64_t i = 0; i < m; ++i) gelu_f32_ref(c + i * ldc, n);
+}
+
 void linear_f32_ref(const float* a, std::int64_t m, std::int64_t k, std::int64_t lda, const float* w, std::int64_t n,
                     const float* bias, float* c, std::int64_t ldc) {
   for (std::int64_t i = 0; i < m; ++i) {

@@ -1,6 +1,7 @@
 // The INT8 GEMM epilogues shared by the AVX-512-level translation units
 // (kernels_avx512.cc, kernels_amx.cc): one vector of 16 int32 accumulators
-// in, the stored int32 or dequantized float outputs out. Include only from a
+// in, the stored int32 or dequantized float outputs (optionally through GELU)
+// out. Include only from a
 // file compiled with AVX-512 flags. Everything here has internal linkage, so
 // no copy compiled with wide ISA flags can be picked by the linker for
 // baseline code (see the note at the top of kernels_avx512.cc).
@@ -9,6 +10,8 @@
 #include <immintrin.h>
 
 #include <cstdint>
+
+#include "kernels_vmath_avx512.h"
 
 namespace edgeroute::engine {
 namespace {
@@ -38,8 +41,11 @@ struct StoreS32 {
   }
 };
 
-// (float(acc) * a_scale[row]) * w_scale[col] + bias[col], as linear_s8_ref.
-struct StoreDequant {
+// (float(acc) * a_scale[row]) * w_scale[col] + bias[col], as linear_s8_ref;
+// with kGelu, then GELU of that (linear_s8_gelu), by the formula of
+// gelu_f32_avx512, while the vector is still in a register.
+template <bool kGelu>
+struct StoreDequantAs {
   float* c;
   std::int64_t ldc;
   const float* a_scale;
@@ -53,9 +59,12 @@ struct StoreDequant {
     f = _mm512_mul_ps(f, _mm512_set1_ps(a_scale[row]));
     f = _mm512_mul_ps(f, _mm512_load_ps(w_scale + col));
     if (bias != nullptr) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(mask, bias + col));
+    if constexpr (kGelu) f = gelu512(f);
     _mm512_mask_storeu_ps(c + row * ldc + col, mask, f);
   }
 };
+using StoreDequant = StoreDequantAs<false>;
+using StoreDequantGelu = StoreDequantAs<true>;
 
 }  // namespace
 }  // namespace edgeroute::engine

@@ -102,6 +102,60 @@ TEST_P(GemmS8, NoSaturationAtFullRange) {
   }
 }
 
+// The GELU each packed ISA fuses into linear_s8_gelu: its own row kernel
+// (kAmx packs run the AVX-512 one).
+void gelu_of(Isa isa, float* x, std::int64_t count) {
+  switch (isa) {
+    case Isa::kScalar:
+      gelu_f32_ref(x, count);
+      return;
+    case Isa::kAvx2:
+      gelu_f32_avx2(x, count);
+      return;
+    case Isa::kAvx512Vnni:
+    case Isa::kAmx:
+      gelu_f32_avx512(x, count);
+      return;
+  }
+}
+
+// The fused bias+GELU epilogue: bit for bit linear_s8 followed by the ISA's
+// GELU (so within the GELU bound of the reference), padding columns
+// untouched; every path of every driver (few rows, 4-bit weights, tiles).
+void check_s8_gelu(Isa isa, std::int64_t m, std::int64_t n, std::int64_t k, const std::vector<std::int8_t>& w,
+                   std::mt19937& rng) {
+  const auto a = test::random_s8(static_cast<std::size_t>(m * k), rng);
+  const auto w_scale = test::random_f32(static_cast<std::size_t>(n), rng, 1e-4f, 2e-2f);
+  const auto a_scale = test::random_f32(static_cast<std::size_t>(m), rng, 1e-3f, 1e-1f);
+  const auto bias = test::random_f32(static_cast<std::size_t>(n), rng, -3.0f, 3.0f);
+  const PackedS8 packed(w.data(), w_scale.data(), n, k, isa);
+  const std::int64_t ldc = n + 3;
+  std::vector<float> fused(static_cast<std::size_t>(m * ldc), -7.0f), want(fused.size(), -7.0f),
+      ref(fused.size(), -7.0f);
+  linear_s8_gelu(a.data(), a_scale.data(), m, packed, bias.data(), fused.data(), ldc);
+  linear_s8_ref(a.data(), a_scale.data(), m, k, w.data(), w_scale.data(), n, bias.data(), want.data(), ldc);
+  const std::vector<float> pre = want;  // the linear outputs GELU is applied to
+  for (std::int64_t i = 0; i < m; ++i) gelu_of(isa, want.data() + i * ldc, n);
+  linear_s8_gelu_ref(a.data(), a_scale.data(), m, k, w.data(), w_scale.data(), n, bias.data(), ref.data(), ldc);
+  for (std::size_t i = 0; i < fused.size(); ++i) {
+    ASSERT_EQ(fused[i], want[i]) << isa_name(isa) << " m=" << m << " n=" << n << " k=" << k << " at " << i;
+    // The GELU bound of RowKernelsTest: an erf error of 1e-6 moves GELU by
+    // 0.5 |x| 1e-6, plus a few roundings of the result.
+    const double bound = 0.5 * std::fabs(pre[i]) * 1e-6 + 4 * test::kUnitRoundoff * std::fabs(ref[i]);
+    ASSERT_NEAR(fused[i], ref[i], bound) << isa_name(isa) << " x=" << pre[i] << " at " << i;
+  }
+}
+
+TEST_P(GemmS8, FusedGeluEpilogueMatchesLinearThenGelu) {
+  EDGEROUTE_SKIP_IF_UNSUPPORTED(GetParam());
+  std::mt19937 rng(19);
+  for (std::int64_t m : {1, 3, 4, 5, 15, 16, 17, 33, 49})
+    for (const auto& s : std::vector<test::Shape>{{17, 9}, {77, 64}, {1536, 384}}) {
+      check_s8_gelu(GetParam(), m, s.n, s.k, test::random_s8(static_cast<std::size_t>(s.n * s.k), rng), rng);
+      if (HasFatalFailure()) return;
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Variants, GemmS8, ::testing::ValuesIn(test::kAllVariants), test::variant_name);
 
 // Weights as a 4-bit matrix widened at load leaves them: each channel takes at
@@ -159,6 +213,10 @@ TEST(GemmS8Nibbles, AmxBitExactOnWidenedWeights) {
       check_s8_weights(Isa::kAmx, m, cs.n, cs.k, w, rng);
       if (HasFatalFailure()) return;
     }
+    for (std::int64_t m : {2, 5, 16, 17, 48}) {
+      check_s8_gelu(Isa::kAmx, m, cs.n, cs.k, w, rng);  // the nibble path with the GELU epilogue
+      if (HasFatalFailure()) return;
+    }
   }
 }
 
@@ -174,7 +232,8 @@ TEST(GemmS8Nibbles, AmxPackerKeepsInt8WhenNibblesCannotHoldTheWeights) {
   EXPECT_EQ(PackedS8(odd_k.data(), scale.data(), 40, 96, Isa::kAmx).impl().lut_group, 0);
   // One channel with a 17th value in its last run.
   auto almost = widened_like(40, 384, 128, rng);
-  for (std::int64_t c = 256; c < 384; ++c) almost[static_cast<std::size_t>(39 * 384 + c)] = static_cast<std::int8_t>(c - 300);
+  for (std::int64_t c = 256; c < 384; ++c)
+    almost[static_cast<std::size_t>(39 * 384 + c)] = static_cast<std::int8_t>(c - 300);
   EXPECT_EQ(PackedS8(almost.data(), scale.data(), 40, 384, Isa::kAmx).impl().lut_group, 0);
   check_s8_weights(Isa::kAmx, 9, 40, 384, almost, rng);
 }
