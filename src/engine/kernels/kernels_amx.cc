@@ -389,7 +389,7 @@ void nibble_driver(const std::int8_t* a, std::int64_t m, const PackedS8::Impl& w
 
 // Blocks of 64 channels outside, passes of 16 rows inside: a block's packed
 // weights (64 * k bytes) come from memory once and from cache for the other
-// row passes.
+// full row passes; a short last pass runs after them over all blocks (from L2).
 template <class Epilogue>
 void gemm_s8_amx_driver(const std::int8_t* a, std::int64_t m, const PackedS8::Impl& w, const Epilogue& epi) {
   if (m <= 0) return;
@@ -415,63 +415,68 @@ void gemm_s8_amx_driver(const std::int8_t* a, std::int64_t m, const PackedS8::Im
   const std::int64_t panels = w.n_padded / kLanes;
   alignas(64) std::int8_t a_tail[kTileRows * kTileBytes];
   alignas(64) std::int32_t c_tile[4][kTileRows * kLanes];
-  int configured_rows = 0;
-  for (std::int64_t p0 = 0; p0 < panels; p0 += kBlockPanels) {
-    const int nb = static_cast<int>(min_i64(kBlockPanels, panels - p0));
-    const std::int64_t stride = nb * kTileBytes;
-    const std::int64_t chunk_bytes = kTileRows * stride;
-    const std::int8_t* wb = w.w8.data() + p0 * kLanes * w.k_padded;
-    for (std::int64_t m0 = 0; m0 < m; m0 += kTileRows) {
-      const int rows = static_cast<int>(min_i64(kTileRows, m - m0));
-      if (rows != configured_rows) {
-        configure_tiles(rows);
-        configured_rows = rows;
+  // Rows [m_begin, m_end) in passes of `rows` (the last may be shorter only
+  // when it is the only pass), over every block of 64 channels.
+  const auto row_passes = [&](std::int64_t m_begin, std::int64_t m_end, int rows) {
+    configure_tiles(rows);
+    for (std::int64_t p0 = 0; p0 < panels; p0 += kBlockPanels) {
+      const int nb = static_cast<int>(min_i64(kBlockPanels, panels - p0));
+      const std::int64_t stride = nb * kTileBytes;
+      const std::int64_t chunk_bytes = kTileRows * stride;
+      const std::int8_t* wb = w.w8.data() + p0 * kLanes * w.k_padded;
+      for (std::int64_t m0 = m_begin; m0 < m_end; m0 += rows) {
+        _tile_zero(4);
+        _tile_zero(5);
+        _tile_zero(6);
+        _tile_zero(7);
+        const std::int8_t* am = a + m0 * k;
+        for (std::int64_t c = 0; c < chunks; ++c) {
+          const std::int8_t* wc = wb + c * chunk_bytes;
+          // The next chunk's B tiles: from memory in the first row pass (at
+          // batch 1 the weights are streamed once per query), from L2 in the
+          // others. Tile loads that miss L1 are slow; a prefetch past the end
+          // of the buffer is harmless.
+          prefetch_run(wc + chunk_bytes, chunk_bytes);
+          if (c < full_chunks) {
+            _tile_loadd(0, am + c * kChunk, k);
+          } else {
+            const std::int64_t rest = k - c * kChunk;
+            std::memset(a_tail, 0, sizeof a_tail);
+            for (int i = 0; i < rows; ++i)
+              std::memcpy(a_tail + i * kTileBytes, am + i * k + c * kChunk, static_cast<std::size_t>(rest));
+            compiler_barrier();
+            _tile_loadd(0, a_tail, kTileBytes);
+          }
+          _tile_loadd(1, wc, stride);
+          _tile_dpbssd(4, 0, 1);
+          if (nb > 1) {
+            _tile_loadd(2, wc + kTileBytes, stride);
+            _tile_dpbssd(5, 0, 2);
+          }
+          if (nb > 2) {
+            _tile_loadd(3, wc + 2 * kTileBytes, stride);
+            _tile_dpbssd(6, 0, 3);
+          }
+          if (nb > 3) {
+            _tile_loadd(1, wc + 3 * kTileBytes, stride);
+            _tile_dpbssd(7, 0, 1);
+          }
+        }
+        _tile_stored(4, c_tile[0], kLanes * 4);
+        if (nb > 1) _tile_stored(5, c_tile[1], kLanes * 4);
+        if (nb > 2) _tile_stored(6, c_tile[2], kLanes * 4);
+        if (nb > 3) _tile_stored(7, c_tile[3], kLanes * 4);
+        for (int j = 0; j < nb; ++j)
+          for (int i = 0; i < rows; ++i) epi(m0 + i, (p0 + j) * kLanes, _mm512_load_si512(c_tile[j] + i * kLanes));
       }
-      _tile_zero(4);
-      _tile_zero(5);
-      _tile_zero(6);
-      _tile_zero(7);
-      const std::int8_t* am = a + m0 * k;
-      for (std::int64_t c = 0; c < chunks; ++c) {
-        const std::int8_t* wc = wb + c * chunk_bytes;
-        // The next chunk's B tiles: from memory in the first row pass (at
-        // batch 1 the weights are streamed once per query), from L2 in the
-        // others. Tile loads that miss L1 are slow; a prefetch past the end
-        // of the buffer is harmless.
-        prefetch_run(wc + chunk_bytes, chunk_bytes);
-        if (c < full_chunks) {
-          _tile_loadd(0, am + c * kChunk, k);
-        } else {
-          const std::int64_t rest = k - c * kChunk;
-          std::memset(a_tail, 0, sizeof a_tail);
-          for (int i = 0; i < rows; ++i)
-            std::memcpy(a_tail + i * kTileBytes, am + i * k + c * kChunk, static_cast<std::size_t>(rest));
-          compiler_barrier();
-          _tile_loadd(0, a_tail, kTileBytes);
-        }
-        _tile_loadd(1, wc, stride);
-        _tile_dpbssd(4, 0, 1);
-        if (nb > 1) {
-          _tile_loadd(2, wc + kTileBytes, stride);
-          _tile_dpbssd(5, 0, 2);
-        }
-        if (nb > 2) {
-          _tile_loadd(3, wc + 2 * kTileBytes, stride);
-          _tile_dpbssd(6, 0, 3);
-        }
-        if (nb > 3) {
-          _tile_loadd(1, wc + 3 * kTileBytes, stride);
-          _tile_dpbssd(7, 0, 1);
-        }
-      }
-      _tile_stored(4, c_tile[0], kLanes * 4);
-      if (nb > 1) _tile_stored(5, c_tile[1], kLanes * 4);
-      if (nb > 2) _tile_stored(6, c_tile[2], kLanes * 4);
-      if (nb > 3) _tile_stored(7, c_tile[3], kLanes * 4);
-      for (int j = 0; j < nb; ++j)
-        for (int i = 0; i < rows; ++i) epi(m0 + i, (p0 + j) * kLanes, _mm512_load_si512(c_tile[j] + i * kLanes));
     }
-  }
+  };
+  // Full 16-row passes block by block (a block's weights stay in cache for
+  // all of them), then the short last pass over every block: one tile
+  // configuration each, instead of two per block (ldtilecfg is not cheap).
+  const std::int64_t full_rows = m / kTileRows * kTileRows;
+  if (full_rows > 0) row_passes(0, full_rows, kTileRows);
+  if (full_rows < m) row_passes(full_rows, m, static_cast<int>(m - full_rows));
   // Back to the initial tile state: the OS then need not save 8 KB of tile
   // data on every context switch of this thread.
   _tile_release();
