@@ -158,8 +158,22 @@ void EncoderModel::embed(std::span<const std::int32_t> ids, std::span<const std:
   }
 }
 
+bool EncoderModel::normalize(float* x, const float* residual, std::int64_t rows, const std::vector<float>& gamma,
+                             const std::vector<float>& beta, const Linear& next, Arena& arena) const {
+  const std::int64_t h = hidden_;
+  if (!next.s8) {
+    add_layer_norm_f32(x, residual, rows, h, h, gamma.data(), beta.data(), eps_);
+    return false;
+  }
+  ensure(arena.q8, rows * h);
+  ensure(arena.q8_scale, rows);
+  add_layer_norm_quantize_f32(x, residual, rows, h, h, gamma.data(), beta.data(), eps_, arena.q8.data(),
+                              arena.q8_scale.data());
+  return true;
+}
+
 void EncoderModel::run_linear(const Linear& l, const float* a, std::int64_t m, std::int64_t lda, float* c,
-                              std::int64_t ldc, Arena& arena, bool gelu) const {
+                              std::int64_t ldc, Arena& arena, bool gelu, bool prequantized) const {
   const float* bias = l.bias.empty() ? nullptr : l.bias.data();
   if (l.f32) {
     linear_f32(a, m, lda, *l.f32, bias, c, ldc);
@@ -168,9 +182,11 @@ void EncoderModel::run_linear(const Linear& l, const float* a, std::int64_t m, s
     }
     return;
   }
-  ensure(arena.q8, m * l.k);
-  ensure(arena.q8_scale, m);
-  quantize_rows_s8(a, m, l.k, lda, arena.q8.data(), arena.q8_scale.data());
+  if (!prequantized) {
+    ensure(arena.q8, m * l.k);
+    ensure(arena.q8_scale, m);
+    quantize_rows_s8(a, m, l.k, lda, arena.q8.data(), arena.q8_scale.data());
+  }
   if (gelu) {
     linear_s8_gelu(arena.q8.data(), arena.q8_scale.data(), m, *l.s8, bias, c, ldc);
   } else {
@@ -178,7 +194,8 @@ void EncoderModel::run_linear(const Linear& l, const float* a, std::int64_t m, s
   }
 }
 
-void EncoderModel::run_layers(std::span<const std::int64_t> lengths, Arena& arena, bool cls_only_last) const {
+void EncoderModel::run_layers(std::span<const std::int64_t> lengths, Arena& arena, bool cls_only_last,
+                              bool x_quantized) const {
   const std::int64_t h = hidden_;
   const std::int64_t d = head_dim_;
   const auto num_seqs = static_cast<std::int64_t>(lengths.size());
@@ -200,7 +217,7 @@ void EncoderModel::run_layers(std::span<const std::int64_t> lengths, Arena& aren
   for (std::size_t li = 0; li < layers_.size(); ++li) {
     const EncoderLayer& layer = layers_[li];
     const bool cls_only = cls_only_last && li + 1 == layers_.size();
-    run_linear(layer.qkv, arena.x.data(), rows, h, arena.qkv.data(), 3 * h, arena);
+    run_linear(layer.qkv, arena.x.data(), rows, h, arena.qkv.data(), 3 * h, arena, /*gelu=*/false, x_quantized);
 
     // Self-attention per sequence and head. Sequences are packed, so there is
     // no padding to mask. With cls_only, only the query of token 0 is used.
@@ -226,40 +243,51 @@ void EncoderModel::run_layers(std::span<const std::int64_t> lengths, Arena& aren
       rows = num_seqs;
     }
 
+    // Each LayerNorm also quantizes its output when the next linear is INT8
+    // (arena.q8 then holds it, until the next run_linear quantizes its own).
     run_linear(layer.attn_out, arena.ctx.data(), rows, h, arena.tmp.data(), h, arena);
-    add_layer_norm_f32(arena.tmp.data(), arena.x.data(), rows, h, h, layer.attn_norm_gamma.data(),
-                       layer.attn_norm_beta.data(), eps_);
+    x_quantized = normalize(arena.tmp.data(), arena.x.data(), rows, layer.attn_norm_gamma, layer.attn_norm_beta,
+                            layer.ffn_up, arena);
     std::swap(arena.x, arena.tmp);
 
-    run_linear(layer.ffn_up, arena.x.data(), rows, h, arena.ffn.data(), ffn_, arena, /*gelu=*/true);
+    run_linear(layer.ffn_up, arena.x.data(), rows, h, arena.ffn.data(), ffn_, arena, /*gelu=*/true, x_quantized);
     run_linear(layer.ffn_down, arena.ffn.data(), rows, ffn_, arena.tmp.data(), h, arena);
-    add_layer_norm_f32(arena.tmp.data(), arena.x.data(), rows, h, h, layer.ffn_norm_gamma.data(),
-                       layer.ffn_norm_beta.data(), eps_);
+    if (li + 1 < layers_.size()) {
+      x_quantized = normalize(arena.tmp.data(), arena.x.data(), rows, layer.ffn_norm_gamma, layer.ffn_norm_beta,
+                              layers_[li + 1].qkv, arena);
+    } else {
+      add_layer_norm_f32(arena.tmp.data(), arena.x.data(), rows, h, h, layer.ffn_norm_gamma.data(),
+                         layer.ffn_norm_beta.data(), eps_);
+    }
     std::swap(arena.x, arena.tmp);
   }
 }
 
-void EncoderModel::embed_and_normalize(std::span<const std::int32_t> ids, std::span<const std::int64_t> lengths,
+bool EncoderModel::embed_and_normalize(std::span<const std::int32_t> ids, std::span<const std::int64_t> lengths,
                                        Arena& arena) const {
   const std::int64_t h = hidden_;
   const auto total = static_cast<std::int64_t>(ids.size());
   ensure(arena.x, total * h);
   ensure(arena.tmp, total * h);
   embed(ids, lengths, arena.x.data());
-  add_layer_norm_f32(arena.x.data(), nullptr, total, h, h, emb_norm_gamma_.data(), emb_norm_beta_.data(), eps_);
+  if (layers_.empty()) {
+    add_layer_norm_f32(arena.x.data(), nullptr, total, h, h, emb_norm_gamma_.data(), emb_norm_beta_.data(), eps_);
+    return false;
+  }
+  return normalize(arena.x.data(), nullptr, total, emb_norm_gamma_, emb_norm_beta_, layers_.front().qkv, arena);
 }
 
 void EncoderModel::forward_cls(std::span<const std::int32_t> ids, std::span<const std::int64_t> lengths, Arena& arena,
                                float* cls_out) const {
-  embed_and_normalize(ids, lengths, arena);
-  run_layers(lengths, arena, /*cls_only_last=*/true);
+  const bool x_quantized = embed_and_normalize(ids, lengths, arena);
+  run_layers(lengths, arena, /*cls_only_last=*/true, x_quantized);
   std::memcpy(cls_out, arena.x.data(), sizeof(float) * static_cast<std::size_t>(lengths.size()) * hidden_);
 }
 
 void EncoderModel::forward_all(std::span<const std::int32_t> ids, std::span<const std::int64_t> lengths, Arena& arena,
                                std::vector<float>& hidden) const {
-  embed_and_normalize(ids, lengths, arena);
-  run_layers(lengths, arena, /*cls_only_last=*/false);
+  const bool x_quantized = embed_and_normalize(ids, lengths, arena);
+  run_layers(lengths, arena, /*cls_only_last=*/false, x_quantized);
   hidden.assign(arena.x.begin(), arena.x.begin() + static_cast<std::ptrdiff_t>(ids.size()) * hidden_);
 }
 

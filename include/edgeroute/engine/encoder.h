@@ -95,13 +95,19 @@ class EncoderModel {
 
  private:
   void embed(std::span<const std::int32_t> ids, std::span<const std::int64_t> lengths, float* x) const;
-  // Embeddings + LayerNorm into arena.x [sum lengths, H].
-  void embed_and_normalize(std::span<const std::int32_t> ids, std::span<const std::int64_t> lengths,
+  // Embeddings + LayerNorm into arena.x [sum lengths, H]; true when it also
+  // quantized them into arena.q8 for the first layer's INT8 QKV.
+  bool embed_and_normalize(std::span<const std::int32_t> ids, std::span<const std::int64_t> lengths,
                            Arena& arena) const;
+  // x = LayerNorm(x + residual) over `rows` rows of H; when `next` runs in
+  // INT8, also quantizes x into arena.q8/q8_scale for it and returns true.
+  bool normalize(float* x, const float* residual, std::int64_t rows, const std::vector<float>& gamma,
+                 const std::vector<float>& beta, const Linear& next, Arena& arena) const;
   // c = a W^T + b, then GELU when `gelu` (fused into the INT8 epilogue).
+  // `prequantized`: arena.q8/q8_scale already hold `a` quantized (INT8 only).
   void run_linear(const Linear& l, const float* a, std::int64_t m, std::int64_t lda, float* c, std::int64_t ldc,
-                  Arena& arena, bool gelu = false) const;
-  void run_layers(std::span<const std::int64_t> lengths, Arena& arena, bool cls_only_last) const;
+                  Arena& arena, bool gelu = false, bool prequantized = false) const;
+  void run_layers(std::span<const std::int64_t> lengths, Arena& arena, bool cls_only_last, bool x_quantized) const;
 
   modelio::EncoderConfig config_;
   Precision precision_ = Precision::kFp32;

@@ -137,6 +137,11 @@ void add_layer_norm_f32(float* x, const float* residual, std::int64_t m, std::in
                         const float* gamma, const float* beta, float eps);
 void add_layer_norm_f32_ref(float* x, const float* residual, std::int64_t m, std::int64_t n, std::int64_t ld,
                             const float* gamma, const float* beta, float eps);
+// add_layer_norm_f32 and then quantize_rows_s8 of its output (q [m, n] with
+// row stride n, scale [m]), row by row while each row is still in L1: the
+// same results as the two calls, bit for bit, for the next INT8 linear.
+void add_layer_norm_quantize_f32(float* x, const float* residual, std::int64_t m, std::int64_t n, std::int64_t ld,
+                                 const float* gamma, const float* beta, float eps, std::int8_t* q, float* scale);
 // x = 0.5 * x * (1 + erf(x / sqrt(2)))  (exact GELU, as Hugging Face's "gelu").
 // Vector variants: erf within 1e-6 absolute (measured 3.1e-7) of the true erf.
 void gelu_f32(float* x, std::int64_t count);

@@ -269,6 +269,16 @@ void add_layer_norm_f32(float* x, const float* residual, std::int64_t m, std::in
   kernels_for(active_isa()).add_layer_norm_f32(x, residual, m, n, ld, gamma, beta, eps);
 }
 
+void add_layer_norm_quantize_f32(float* x, const float* residual, std::int64_t m, std::int64_t n, std::int64_t ld,
+                                 const float* gamma, const float* beta, float eps, std::int8_t* q, float* scale) {
+  const KernelTable& kt = kernels_for(active_isa());
+  for (std::int64_t i = 0; i < m; ++i) {
+    float* row = x + i * ld;
+    kt.add_layer_norm_f32(row, residual != nullptr ? residual + i * ld : nullptr, 1, n, ld, gamma, beta, eps);
+    kt.quantize_rows_s8(row, 1, n, ld, q + i * n, scale + i);
+  }
+}
+
 void gelu_f32(float* x, std::int64_t count) { kernels_for(active_isa()).gelu_f32(x, count); }
 
 void softmax_f32(float* x, std::int64_t m, std::int64_t n, std::int64_t ld, const float* mask_bias) {

@@ -205,5 +205,33 @@ TEST(RowKernelsDispatch, PublicEntryPointsMatchTheActiveVariant) {
   EXPECT_EQ(a, b);
 }
 
+// The fused LayerNorm + quantization equals the two calls it replaces, bit
+// for bit, with and without a residual, row strides above n, padding left
+// alone, and a constant row (zero variance: the output is beta).
+TEST(RowKernelsDispatch, LayerNormQuantizeEqualsLayerNormThenQuantize) {
+  std::mt19937 rng(49);
+  for (const std::int64_t n : {1, 15, 17, 384})
+    for (const std::int64_t m : {1, 3, 16, 33})
+      for (const bool with_residual : {false, true}) {
+        const std::int64_t ld = n + 5;
+        auto x = test::random_f32(static_cast<std::size_t>(m * ld), rng, -3.0f, 3.0f);
+        const auto residual = test::random_f32(x.size(), rng, -1.0f, 1.0f);
+        const auto gamma = test::random_f32(static_cast<std::size_t>(n), rng, 0.5f, 1.5f);
+        const auto beta = test::random_f32(static_cast<std::size_t>(n), rng);
+        if (m > 2 && !with_residual) std::fill(x.begin() + 2 * ld, x.begin() + 3 * ld, 0.0f);
+        const float* res = with_residual ? residual.data() : nullptr;
+        auto fused = x, split = x;
+        std::vector<std::int8_t> q(static_cast<std::size_t>(m * n), 99), q_split(q.size(), 99);
+        std::vector<float> scale(static_cast<std::size_t>(m), -1.0f), scale_split(scale.size(), -1.0f);
+        add_layer_norm_quantize_f32(fused.data(), res, m, n, ld, gamma.data(), beta.data(), 1e-12f, q.data(),
+                                    scale.data());
+        add_layer_norm_f32(split.data(), res, m, n, ld, gamma.data(), beta.data(), 1e-12f);
+        quantize_rows_s8(split.data(), m, n, ld, q_split.data(), scale_split.data());
+        ASSERT_EQ(fused, split) << "m=" << m << " n=" << n;
+        ASSERT_EQ(q, q_split) << "m=" << m << " n=" << n;
+        ASSERT_EQ(scale, scale_split) << "m=" << m << " n=" << n;
+      }
+}
+
 }  // namespace
 }  // namespace edgeroute::engine
