@@ -159,9 +159,9 @@ void EncoderModel::embed(std::span<const std::int32_t> ids, std::span<const std:
 }
 
 bool EncoderModel::normalize(float* x, const float* residual, std::int64_t rows, const std::vector<float>& gamma,
-                             const std::vector<float>& beta, const Linear& next, Arena& arena) const {
+                             const std::vector<float>& beta, const Linear* next, Arena& arena) const {
   const std::int64_t h = hidden_;
-  if (!next.s8) {
+  if (next == nullptr || !next->s8) {
     add_layer_norm_f32(x, residual, rows, h, h, gamma.data(), beta.data(), eps_);
     return false;
   }
@@ -247,18 +247,14 @@ void EncoderModel::run_layers(std::span<const std::int64_t> lengths, Arena& aren
     // (arena.q8 then holds it, until the next run_linear quantizes its own).
     run_linear(layer.attn_out, arena.ctx.data(), rows, h, arena.tmp.data(), h, arena);
     x_quantized = normalize(arena.tmp.data(), arena.x.data(), rows, layer.attn_norm_gamma, layer.attn_norm_beta,
-                            layer.ffn_up, arena);
+                            &layer.ffn_up, arena);
     std::swap(arena.x, arena.tmp);
 
     run_linear(layer.ffn_up, arena.x.data(), rows, h, arena.ffn.data(), ffn_, arena, /*gelu=*/true, x_quantized);
     run_linear(layer.ffn_down, arena.ffn.data(), rows, ffn_, arena.tmp.data(), h, arena);
-    if (li + 1 < layers_.size()) {
-      x_quantized = normalize(arena.tmp.data(), arena.x.data(), rows, layer.ffn_norm_gamma, layer.ffn_norm_beta,
-                              layers_[li + 1].qkv, arena);
-    } else {
-      add_layer_norm_f32(arena.tmp.data(), arena.x.data(), rows, h, h, layer.ffn_norm_gamma.data(),
-                         layer.ffn_norm_beta.data(), eps_);
-    }
+    const Linear* next = li + 1 < layers_.size() ? &layers_[li + 1].qkv : nullptr;
+    x_quantized =
+        normalize(arena.tmp.data(), arena.x.data(), rows, layer.ffn_norm_gamma, layer.ffn_norm_beta, next, arena);
     std::swap(arena.x, arena.tmp);
   }
 }
@@ -270,11 +266,8 @@ bool EncoderModel::embed_and_normalize(std::span<const std::int32_t> ids, std::s
   ensure(arena.x, total * h);
   ensure(arena.tmp, total * h);
   embed(ids, lengths, arena.x.data());
-  if (layers_.empty()) {
-    add_layer_norm_f32(arena.x.data(), nullptr, total, h, h, emb_norm_gamma_.data(), emb_norm_beta_.data(), eps_);
-    return false;
-  }
-  return normalize(arena.x.data(), nullptr, total, emb_norm_gamma_, emb_norm_beta_, layers_.front().qkv, arena);
+  const Linear* next = layers_.empty() ? nullptr : &layers_.front().qkv;
+  return normalize(arena.x.data(), nullptr, total, emb_norm_gamma_, emb_norm_beta_, next, arena);
 }
 
 void EncoderModel::forward_cls(std::span<const std::int32_t> ids, std::span<const std::int64_t> lengths, Arena& arena,

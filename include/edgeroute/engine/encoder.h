@@ -99,10 +99,11 @@ class EncoderModel {
   // quantized them into arena.q8 for the first layer's INT8 QKV.
   bool embed_and_normalize(std::span<const std::int32_t> ids, std::span<const std::int64_t> lengths,
                            Arena& arena) const;
-  // x = LayerNorm(x + residual) over `rows` rows of H; when `next` runs in
-  // INT8, also quantizes x into arena.q8/q8_scale for it and returns true.
+  // x = LayerNorm(x + residual) over `rows` rows of H; when the linear that
+  // reads x next (`next`, null after the last layer) runs in INT8, also
+  // quantizes x into arena.q8/q8_scale for it and returns true.
   bool normalize(float* x, const float* residual, std::int64_t rows, const std::vector<float>& gamma,
-                 const std::vector<float>& beta, const Linear& next, Arena& arena) const;
+                 const std::vector<float>& beta, const Linear* next, Arena& arena) const;
   // c = a W^T + b, then GELU when `gelu` (fused into the INT8 epilogue).
   // `prequantized`: arena.q8/q8_scale already hold `a` quantized (INT8 only).
   void run_linear(const Linear& l, const float* a, std::int64_t m, std::int64_t lda, float* c, std::int64_t ldc,
