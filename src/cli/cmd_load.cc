@@ -76,11 +76,11 @@ void register_load(CLI::App& app) {
   cmd->add_option("--duration", o->load.duration_s, "Seconds of scheduled requests")
       ->check(CLI::Range(0.001, 86'400.0))
       ->capture_default_str();
-  cmd->add_option("--connections", o->load.connections, "Worker threads, one keep-alive connection each")
+  cmd->add_option("--connections", o->load.connections, "Keep-alive connections (requests in flight at most)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{4096}))
       ->capture_default_str();
   cmd->add_option("--path", o->load.path, "Request path (POST, JSON body {\"text\": ...})")->capture_default_str();
-  cmd->add_option("--timeout", o->load.timeout_s, "Connect/read/write timeout of one request in seconds")
+  cmd->add_option("--timeout", o->load.timeout_s, "Seconds from a request's send to its whole response")
       ->check(CLI::Range(0.001, 3600.0))
       ->capture_default_str();
   cmd->add_option("--token-file", o->token_file, "File holding a bearer token for the Authorization header")

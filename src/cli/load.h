@@ -4,9 +4,12 @@
 // whatever the server does; latency is measured from each request's
 // scheduled send time, so a server (or a generator) that falls behind shows
 // up as latency instead of silently lowering the offered load (no coordinated
-// omission). Each of the `connections` worker threads owns one keep-alive
-// httplib::Client and takes the next scheduled request when it is free.
-// See docs/demo-data.md.
+// omission). One thread drives up to `connections` keep-alive connections
+// with epoll (non-blocking sockets, HTTP/1.1 framed by Content-Length or
+// chunked encoding): a request goes out at its time on a free connection, or
+// as soon as one frees up. A single thread keeps the generator's own CPU use
+// small, which matters when it shares the machine with the server it
+// measures. See docs/demo-data.md.
 #pragma once
 
 #include <cstddef>
@@ -20,13 +23,13 @@
 namespace edgeroute::cli {
 
 struct LoadOptions {
-  std::string url;                    // http://host[:port][/prefix] (https when httplib has OpenSSL)
+  std::string url;                    // http://host[:port][/prefix]
   std::string path = "/v1/classify";  // appended to the URL's prefix
   double rate = 1000.0;               // scheduled requests per second
   double duration_s = 10.0;           // scheduling window
-  std::size_t connections = 32;       // worker threads, one keep-alive connection each
+  std::size_t connections = 32;       // keep-alive connections: requests in flight at most
   std::string token;                  // sent as "Authorization: Bearer TOKEN" when not empty
-  double timeout_s = 10.0;            // connect, read and write timeout of one request
+  double timeout_s = 10.0;            // from a request's send to its whole response
 };
 
 // Requests not yet started this long after the end of the window are not
@@ -48,7 +51,7 @@ struct LoadReport {
   std::uint64_t errors = 0;     // sent but not answered (connection, timeout)
   std::uint64_t status_2xx = 0, status_4xx = 0, status_5xx = 0, status_other = 0;
   std::map<int, std::uint64_t> status_counts;         // by exact status code
-  std::map<std::string, std::uint64_t> error_counts;  // by httplib error name
+  std::map<std::string, std::uint64_t> error_counts;  // by kind ("timeout", "connect: Connection refused", ...)
 
   double elapsed_s = 0.0;      // start to the last response or error
   double achieved_rate = 0.0;  // sent / (last send offset + 1/rate)

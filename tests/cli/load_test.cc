@@ -35,10 +35,12 @@ namespace {
 
 using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
 
-// An httplib server on a free loopback port, serving POST /v1/classify.
+// An httplib server on a free loopback port, serving POST /v1/classify;
+// `configure` may change its keep-alive settings before it listens.
 class TestServer {
  public:
-  explicit TestServer(Handler handler) {
+  explicit TestServer(Handler handler, const std::function<void(httplib::Server&)>& configure = {}) {
+    if (configure) configure(server_);
     server_.Post("/v1/classify", [this, handler](const httplib::Request& req, httplib::Response& res) {
       hits_.fetch_add(1);
       {
@@ -219,10 +221,137 @@ TEST(Load, UnreachableServerIsCountedAsErrors) {
   EXPECT_FALSE(r.error_counts.empty());
 }
 
+// A loopback server that answers every request on a connection with the
+// same raw bytes (or closes the connection when `reply` is empty).
+class RawServer {
+ public:
+  explicit RawServer(std::string reply) : reply_(std::move(reply)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd_, 16) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      return;
+    }
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] {
+      for (;;) {
+        const int c = ::accept(fd_, nullptr, nullptr);
+        if (c < 0) return;  // the listening socket was shut down
+        char buf[4096];
+        std::string in;
+        while (in.find("\r\n\r\n") == std::string::npos) {
+          const ssize_t n = ::recv(c, buf, sizeof buf, 0);
+          if (n <= 0) break;
+          in.append(buf, static_cast<std::size_t>(n));
+        }
+        if (!reply_.empty()) (void)!::send(c, reply_.data(), reply_.size(), MSG_NOSIGNAL);
+        ::close(c);
+      }
+    });
+  }
+  ~RawServer() {
+    if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+    if (thread_.joinable()) thread_.join();
+    if (fd_ >= 0) ::close(fd_);
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  int port() const { return port_; }
+
+ private:
+  std::string reply_;
+  int fd_ = -1;
+  int port_ = -1;
+  std::thread thread_;
+};
+
+// Responses framed by chunked encoding, and by the end of the connection
+// (no Content-Length), are read whole and counted as answers.
+TEST(Load, ChunkedAndCloseDelimitedResponsesAreAnswers) {
+  TestServer chunked([](const httplib::Request&, httplib::Response& res) {
+    res.set_chunked_content_provider("application/json", [](std::size_t, httplib::DataSink& sink) {
+      sink.write("{\"label\":", 9);
+      sink.write("\"x\"}", 4);
+      sink.done();
+      return true;
+    });
+  });
+  ASSERT_GT(chunked.port(), 0);
+  const LoadReport a = run_load(options(chunked.url(), 200.0, 0.25, 2), kTexts);
+  expect_counts_add_up(a);
+  EXPECT_EQ(a.status_2xx, 50u);
+  EXPECT_EQ(a.errors, 0u);
+  EXPECT_EQ(chunked.hits(), 50);
+
+  RawServer until_close("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"label\":\"x\"}");
+  ASSERT_GT(until_close.port(), 0);
+  const LoadReport b = run_load(options(until_close.url(), 200.0, 0.25, 2), kTexts);
+  expect_counts_add_up(b);
+  EXPECT_EQ(b.status_2xx, 50u);
+  EXPECT_EQ(b.errors, 0u);
+}
+
+// A server that closes every connection after one answer (Connection:
+// close), or closes idle keep-alive connections, costs reconnects, not errors.
+TEST(Load, ServerClosedConnectionsAreReopened) {
+  TestServer one_each(ok, [](httplib::Server& s) { s.set_keep_alive_max_count(1); });
+  ASSERT_GT(one_each.port(), 0);
+  const LoadReport a = run_load(options(one_each.url(), 200.0, 0.25, 2), kTexts);
+  expect_counts_add_up(a);
+  EXPECT_EQ(a.status_2xx, 50u);
+  EXPECT_EQ(a.errors, 0u);
+
+  // Requests 1.25 s apart on one connection; the server drops it after 1 s idle.
+  TestServer idle_close(ok, [](httplib::Server& s) { s.set_keep_alive_timeout(1); });
+  ASSERT_GT(idle_close.port(), 0);
+  const LoadReport b = run_load(options(idle_close.url(), 0.8, 2.5, 1), kTexts);
+  expect_counts_add_up(b);
+  EXPECT_EQ(b.sent, 2u);
+  EXPECT_EQ(b.status_2xx, 2u);
+  EXPECT_EQ(b.errors, 0u);
+  EXPECT_EQ(idle_close.hits(), 2);
+}
+
+// Answers slower than --timeout, garbage, and connections closed without an
+// answer are errors by kind.
+TEST(Load, TimeoutsAndBadResponsesAreErrorsByKind) {
+  TestServer slow([](const httplib::Request& req, httplib::Response& res) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // longer than the 50 ms timeout
+    ok(req, res);
+  });
+  ASSERT_GT(slow.port(), 0);
+  LoadOptions o = options(slow.url(), 100.0, 0.05, 5);
+  o.timeout_s = 0.05;
+  const LoadReport a = run_load(o, kTexts);
+  expect_counts_add_up(a);
+  EXPECT_EQ(a.sent, 5u);
+  EXPECT_EQ(a.completed, 0u);
+  EXPECT_EQ(a.error_counts.count("timeout") == 1 ? a.error_counts.at("timeout") : 0u, 5u);
+
+  RawServer garbage("HTTP/1.1 2x0 nonsense\r\n\r\n");
+  ASSERT_GT(garbage.port(), 0);
+  const LoadReport b = run_load(options(garbage.url(), 100.0, 0.05, 1), kTexts);
+  expect_counts_add_up(b);
+  EXPECT_EQ(b.completed, 0u);
+  ASSERT_EQ(b.error_counts.count("malformed response"), 1u);
+  EXPECT_EQ(b.error_counts.at("malformed response"), b.sent);
+
+  RawServer hang_up("");
+  ASSERT_GT(hang_up.port(), 0);
+  const LoadReport c = run_load(options(hang_up.url(), 100.0, 0.05, 1), kTexts);
+  expect_counts_add_up(c);
+  EXPECT_EQ(c.completed, 0u);
+  ASSERT_EQ(c.error_counts.count("closed before the response ended"), 1u);
+  EXPECT_EQ(c.error_counts.at("closed before the response ended"), c.sent);
+}
+
 TEST(Load, BadOptionsThrow) {
   EXPECT_THROW(run_load(options("http://127.0.0.1:1", 100.0, 1.0, 1), {}), edgeroute::Error);
   EXPECT_THROW(run_load(options("http://127.0.0.1:1", 0.0, 1.0, 1), kTexts), edgeroute::Error);
   EXPECT_THROW(run_load(options("http://127.0.0.1:1", 100.0, 0.001, 1), kTexts), edgeroute::Error);  // none
+  EXPECT_THROW(run_load(options("https://127.0.0.1:1", 100.0, 1.0, 1), kTexts), edgeroute::Error);
   EXPECT_THROW(run_load(options("http://127.0.0.1:1", 1e9, 1e3, 1), kTexts), edgeroute::Error);      // too many
   EXPECT_THROW(run_load(options("http://127.0.0.1:1", 100.0, 1.0, 0), kTexts), edgeroute::Error);
 }
