@@ -122,6 +122,15 @@ void expect_counts_add_up(const LoadReport& r) {
   EXPECT_EQ(by_code, r.completed);
 }
 
+// Every request was sent and failed, all of them with this error kind.
+void expect_only_errors(const LoadReport& r, const std::string& kind) {
+  expect_counts_add_up(r);
+  EXPECT_GT(r.sent, 0u);
+  EXPECT_EQ(r.completed, 0u);
+  ASSERT_EQ(r.error_counts.count(kind), 1u) << kind;
+  EXPECT_EQ(r.error_counts.at(kind), r.sent) << kind;
+}
+
 const std::vector<std::string> kTexts = {"where is my order", "my card was declined", "thanks!",
                                          "caf\xC3\xA9 \"quoted\""};
 
@@ -325,26 +334,18 @@ TEST(Load, TimeoutsAndBadResponsesAreErrorsByKind) {
   LoadOptions o = options(slow.url(), 100.0, 0.05, 5);
   o.timeout_s = 0.05;
   const LoadReport a = run_load(o, kTexts);
-  expect_counts_add_up(a);
   EXPECT_EQ(a.sent, 5u);
-  EXPECT_EQ(a.completed, 0u);
-  EXPECT_EQ(a.error_counts.count("timeout") == 1 ? a.error_counts.at("timeout") : 0u, 5u);
+  expect_only_errors(a, "timeout");
 
   RawServer garbage("HTTP/1.1 2x0 nonsense\r\n\r\n");
   ASSERT_GT(garbage.port(), 0);
   const LoadReport b = run_load(options(garbage.url(), 100.0, 0.05, 1), kTexts);
-  expect_counts_add_up(b);
-  EXPECT_EQ(b.completed, 0u);
-  ASSERT_EQ(b.error_counts.count("malformed response"), 1u);
-  EXPECT_EQ(b.error_counts.at("malformed response"), b.sent);
+  expect_only_errors(b, "malformed response");
 
   RawServer hang_up("");
   ASSERT_GT(hang_up.port(), 0);
   const LoadReport c = run_load(options(hang_up.url(), 100.0, 0.05, 1), kTexts);
-  expect_counts_add_up(c);
-  EXPECT_EQ(c.completed, 0u);
-  ASSERT_EQ(c.error_counts.count("closed before the response ended"), 1u);
-  EXPECT_EQ(c.error_counts.at("closed before the response ended"), c.sent);
+  expect_only_errors(c, "closed before the response ended");
 }
 
 TEST(Load, BadOptionsThrow) {
