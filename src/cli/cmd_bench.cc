@@ -135,6 +135,7 @@ nlohmann::json run_bench(const BenchOptions& o) {
   double ghz = 0.0;
   for (int i = 0; i < 3; ++i) ghz = std::max(ghz, engine::measure_clock_ghz());
   const bool int8 = c.encoder().precision() == engine::Precision::kInt8;
+  const engine::Roof roof = engine::measure_roof(c.encoder().isa(), int8);
   const std::string weights = std::filesystem::is_directory(o.model)
                                   ? (std::filesystem::path(o.model) / "model.safetensors").string()
                                   : o.model;
@@ -157,7 +158,8 @@ nlohmann::json run_bench(const BenchOptions& o) {
           {"throughput_qps", static_cast<double>(total) / wall},
           {"gmacs_per_s", gmacs},
           {"clock_ghz", ghz},
-          {"roof_gmacs_per_s", engine::macs_per_cycle(c.encoder().isa(), int8) * ghz},
+          {"roof_gmacs_per_s", roof.gmacs_per_s},
+          {"roof_source", roof.measured ? "measured" : "assumed"},
           {"model", o.model},
           {"model_sha256", sha256_hex(mapped.bytes())},
           {"data", o.data},
@@ -175,10 +177,11 @@ void print_markdown(const nlohmann::json& r) {
               r["queries"].get<std::size_t>(), r["mean_tokens"].get<double>(), r["latency_ms"]["p50"].get<double>(),
               r["latency_ms"]["p95"].get<double>(), r["latency_ms"]["p99"].get<double>(), r["batch"].get<std::size_t>(),
               r["throughput_qps"].get<double>(), r["gmacs_per_s"].get<double>(), r["roof_gmacs_per_s"].get<double>());
-  std::printf("\nmodel %s (sha256 %.12s), data %s, machine %s, commit %s, latency gap %d us\n",
+  std::printf("\nmodel %s (sha256 %.12s), data %s, machine %s, commit %s, latency gap %d us, roof %s\n",
               r["model"].get<std::string>().c_str(), r["model_sha256"].get<std::string>().c_str(),
               r["data"].get<std::string>().c_str(), r["machine"].get<std::string>().c_str(),
-              r["commit"].get<std::string>().c_str(), r["gap_us"].get<int>());
+              r["commit"].get<std::string>().c_str(), r["gap_us"].get<int>(),
+              r["roof_source"].get<std::string>().c_str());
 }
 
 }  // namespace

@@ -2,7 +2,11 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <string>
+
+#include "edgeroute/common/error.h"
 
 namespace edgeroute::engine {
 namespace {
@@ -13,6 +17,87 @@ double cpu_seconds() {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// The probes are whole loops in inline assembly: the assembler takes any
+// instruction whatever this file's -m flags are, and only measure_roof's
+// isa_supported check lets them run. Operands start at zero (no subnormals,
+// no data-dependent timing); every loop ends in vzeroupper so the baseline
+// SSE code after it pays no transition penalty. Each runs `loops` iterations
+// of 12 independent accumulator steps.
+#define EDGEROUTE_STEP6(OP) OP(0) OP(1) OP(2) OP(3) OP(4) OP(5)
+#define EDGEROUTE_STEP12(OP) EDGEROUTE_STEP6(OP) OP(6) OP(7) OP(8) OP(9) OP(10) OP(11)
+#define EDGEROUTE_CLOBBER12                                                                                           \
+  "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", \
+      "xmm14", "xmm15", "cc"
+
+#define EDGEROUTE_ZERO_Z(i) "vpxord %%zmm" #i ", %%zmm" #i ", %%zmm" #i "\n\t"
+#define EDGEROUTE_ZERO_Y(i) "vpxor %%ymm" #i ", %%ymm" #i ", %%ymm" #i "\n\t"
+#define EDGEROUTE_DPBUSD_Z(i) "vpdpbusd %%zmm15, %%zmm14, %%zmm" #i "\n\t"
+#define EDGEROUTE_FMA_Z(i) "vfmadd231ps %%zmm15, %%zmm14, %%zmm" #i "\n\t"
+#define EDGEROUTE_FMA_Y(i) "vfmadd231ps %%ymm15, %%ymm14, %%ymm" #i "\n\t"
+// vpmaddwd into ymm(6+i), then vpaddd into accumulator ymm(i): the AVX2 INT8
+// kernel's pair. Twice over six accumulators makes 12 steps.
+#define EDGEROUTE_MADDWD_PAIR(i, t) \
+  "vpmaddwd %%ymm15, %%ymm14, %%ymm" #t "\n\tvpaddd %%ymm" #t ", %%ymm" #i ", %%ymm" #i "\n\t"
+#define EDGEROUTE_MADDWD6                                                                                          \
+  EDGEROUTE_MADDWD_PAIR(0, 6)                                                                                      \
+  EDGEROUTE_MADDWD_PAIR(1, 7) EDGEROUTE_MADDWD_PAIR(2, 8) EDGEROUTE_MADDWD_PAIR(3, 9) EDGEROUTE_MADDWD_PAIR(4, 10) \
+      EDGEROUTE_MADDWD_PAIR(5, 11)
+
+enum class Probe { kDpbusdZmm, kFmaZmm, kMaddwdYmm, kFmaYmm };
+
+void run_probe(Probe probe, std::int64_t loops) {
+  switch (probe) {
+    case Probe::kDpbusdZmm:
+      __asm__ volatile(EDGEROUTE_STEP12(EDGEROUTE_ZERO_Z) EDGEROUTE_ZERO_Z(14) EDGEROUTE_ZERO_Z(
+                           15) "1:\n\t" EDGEROUTE_STEP12(EDGEROUTE_DPBUSD_Z) "dec %0\n\tjnz 1b\n\tvzeroupper"
+                       : "+r"(loops)
+                       :
+                       : EDGEROUTE_CLOBBER12);
+      break;
+    case Probe::kFmaZmm:
+      __asm__ volatile(EDGEROUTE_STEP12(EDGEROUTE_ZERO_Z) EDGEROUTE_ZERO_Z(14) EDGEROUTE_ZERO_Z(
+                           15) "1:\n\t" EDGEROUTE_STEP12(EDGEROUTE_FMA_Z) "dec %0\n\tjnz 1b\n\tvzeroupper"
+                       : "+r"(loops)
+                       :
+                       : EDGEROUTE_CLOBBER12);
+      break;
+    case Probe::kMaddwdYmm:
+      __asm__ volatile(EDGEROUTE_STEP12(EDGEROUTE_ZERO_Y) EDGEROUTE_ZERO_Y(14)
+                           EDGEROUTE_ZERO_Y(15) "1:\n\t" EDGEROUTE_MADDWD6 EDGEROUTE_MADDWD6
+                                                "dec %0\n\tjnz 1b\n\tvzeroupper"
+                       : "+r"(loops)
+                       :
+                       : EDGEROUTE_CLOBBER12);
+      break;
+    case Probe::kFmaYmm:
+      __asm__ volatile(EDGEROUTE_STEP12(EDGEROUTE_ZERO_Y) EDGEROUTE_ZERO_Y(14) EDGEROUTE_ZERO_Y(
+                           15) "1:\n\t" EDGEROUTE_STEP12(EDGEROUTE_FMA_Y) "dec %0\n\tjnz 1b\n\tvzeroupper"
+                       : "+r"(loops)
+                       :
+                       : EDGEROUTE_CLOBBER12);
+      break;
+  }
+}
+
+// G steps per second of CPU time, best of three runs of about 8 ms each.
+double steps_per_ns(Probe probe) {
+  constexpr std::int64_t kLoops = 2'000'000;  // x 12 steps
+  double best = 0;
+  for (int i = 0; i < 3; ++i) {
+    const double t0 = cpu_seconds();
+    run_probe(probe, kLoops);
+    const double s = cpu_seconds() - t0;
+    if (s > 0) best = std::max(best, static_cast<double>(12 * kLoops) / s * 1e-9);
+  }
+  return best;
+}
+
+double best_clock_ghz() {
+  double ghz = 0;
+  for (int i = 0; i < 3; ++i) ghz = std::max(ghz, measure_clock_ghz());
+  return ghz;
 }
 
 }  // namespace
@@ -36,18 +121,22 @@ double measure_clock_ghz() {
   return static_cast<double>(x) / s * 1e-9;
 }
 
-double macs_per_cycle(Isa isa, bool int8) {
+Roof measure_roof(Isa isa, bool int8) {
+  if (!isa_supported(isa)) {
+    throw Error("roof: ISA " + std::string(isa_name(isa)) + " is not supported on this CPU");
+  }
   switch (isa) {
     case Isa::kAmx:
-      return int8 ? kMacsPerCycleS8Amx : kMacsPerCycleF32Avx512;
+      if (int8) return {kMacsPerCycleS8Amx * best_clock_ghz(), false};
+      return {16 * steps_per_ns(Probe::kFmaZmm), true};  // FP32 linears of kAmx run the AVX-512 kernel
     case Isa::kAvx512Vnni:
-      return int8 ? kMacsPerCycleS8Avx512Vnni : kMacsPerCycleF32Avx512;
+      return int8 ? Roof{64 * steps_per_ns(Probe::kDpbusdZmm), true} : Roof{16 * steps_per_ns(Probe::kFmaZmm), true};
     case Isa::kAvx2:
-      return int8 ? kMacsPerCycleS8Avx2 : kMacsPerCycleF32Avx2;
+      return int8 ? Roof{16 * steps_per_ns(Probe::kMaddwdYmm), true} : Roof{8 * steps_per_ns(Probe::kFmaYmm), true};
     case Isa::kScalar:
       break;
   }
-  return kMacsPerCycleScalar;
+  return {kMacsPerCycleScalar * best_clock_ghz(), false};
 }
 
 }  // namespace edgeroute::engine
