@@ -122,13 +122,17 @@ struct AuditWriter::State {
     bool done = false;
     std::int64_t seq = 0;
     std::string error;
+    // Its own, so a commit wakes exactly the writers it committed: one shared
+    // condition variable woke every waiting request thread on every commit,
+    // and each went back to sleep unless its record was in that batch.
+    std::condition_variable cv;
   };
 
   std::unique_ptr<AuditSink> sink;
   std::size_t max_batch = 256;
   std::chrono::microseconds max_wait{1000};
   mutable std::mutex mu;
-  std::condition_variable work_cv, done_cv;
+  std::condition_variable work_cv;
   std::deque<Pending*> queue;
   bool stopping = false;
   AuditWriterStats stats;
@@ -169,6 +173,7 @@ struct AuditWriter::State {
         taken[i]->done = true;
         taken[i]->seq = batch[i].seq;
         taken[i]->error = error;
+        taken[i]->cv.notify_one();  // under mu: the waiter may destroy it once mu is released
       }
       if (error.empty()) {
         ++stats.commits;
@@ -178,7 +183,6 @@ struct AuditWriter::State {
       }
       stats.commit_seconds_sum += seconds;
       stats.commit_seconds_max = std::max(stats.commit_seconds_max, seconds);
-      done_cv.notify_all();
     }
   }
 };
@@ -211,7 +215,7 @@ std::int64_t AuditWriter::write(AuditRecord record) {
     throw Error("audit writer is shutting down: record for request_id '" + p.record.request_id + "' not written");
   s.queue.push_back(&p);
   if (s.queue.size() == 1 || s.queue.size() >= s.max_batch) s.work_cv.notify_one();
-  s.done_cv.wait(lk, [&] { return p.done; });
+  p.cv.wait(lk, [&] { return p.done; });
   if (!p.error.empty()) throw Error("audit commit failed: " + p.error);
   return p.seq;
 }
