@@ -27,56 +27,40 @@ double cpu_seconds() {
 // of 12 independent accumulator steps.
 #define EDGEROUTE_STEP6(OP) OP(0) OP(1) OP(2) OP(3) OP(4) OP(5)
 #define EDGEROUTE_STEP12(OP) EDGEROUTE_STEP6(OP) OP(6) OP(7) OP(8) OP(9) OP(10) OP(11)
-#define EDGEROUTE_CLOBBER12                                                                                           \
-  "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", \
-      "xmm14", "xmm15", "cc"
-
 #define EDGEROUTE_ZERO_Z(i) "vpxord %%zmm" #i ", %%zmm" #i ", %%zmm" #i "\n\t"
 #define EDGEROUTE_ZERO_Y(i) "vpxor %%ymm" #i ", %%ymm" #i ", %%ymm" #i "\n\t"
 #define EDGEROUTE_DPBUSD_Z(i) "vpdpbusd %%zmm15, %%zmm14, %%zmm" #i "\n\t"
 #define EDGEROUTE_FMA_Z(i) "vfmadd231ps %%zmm15, %%zmm14, %%zmm" #i "\n\t"
 #define EDGEROUTE_FMA_Y(i) "vfmadd231ps %%ymm15, %%ymm14, %%ymm" #i "\n\t"
-// vpmaddwd into ymm(6+i), then vpaddd into accumulator ymm(i): the AVX2 INT8
-// kernel's pair. Twice over six accumulators makes 12 steps.
-#define EDGEROUTE_MADDWD_PAIR(i, t) \
-  "vpmaddwd %%ymm15, %%ymm14, %%ymm" #t "\n\tvpaddd %%ymm" #t ", %%ymm" #i ", %%ymm" #i "\n\t"
-#define EDGEROUTE_MADDWD6                                                                                          \
-  EDGEROUTE_MADDWD_PAIR(0, 6)                                                                                      \
-  EDGEROUTE_MADDWD_PAIR(1, 7) EDGEROUTE_MADDWD_PAIR(2, 8) EDGEROUTE_MADDWD_PAIR(3, 9) EDGEROUTE_MADDWD_PAIR(4, 10) \
-      EDGEROUTE_MADDWD_PAIR(5, 11)
+// vpmaddwd into ymm12, then vpaddd into accumulator ymm(i): the AVX2 INT8
+// kernel's pair. Renaming gives each step's ymm12 its own register, so the
+// only dependency is the pair's own.
+#define EDGEROUTE_MADDWD_Y(i) "vpmaddwd %%ymm15, %%ymm14, %%ymm12\n\tvpaddd %%ymm12, %%ymm" #i ", %%ymm" #i "\n\t"
+// Zero ymm/zmm 0-11 and the operands 14 and 15, then `loops` times the 12
+// steps of STEP.
+#define EDGEROUTE_PROBE(ZERO, STEP, loops)                                                                             \
+  __asm__ volatile(EDGEROUTE_STEP12(ZERO) ZERO(14)                                                                     \
+                       ZERO(15) "1:\n\t" EDGEROUTE_STEP12(STEP) "dec %0\n\tjnz 1b\n\tvzeroupper"                       \
+                   : "+r"(loops)                                                                                       \
+                   :                                                                                                   \
+                   : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", \
+                     "xmm12", "xmm13", "xmm14", "xmm15", "cc")
 
 enum class Probe { kDpbusdZmm, kFmaZmm, kMaddwdYmm, kFmaYmm };
 
 void run_probe(Probe probe, std::int64_t loops) {
   switch (probe) {
     case Probe::kDpbusdZmm:
-      __asm__ volatile(EDGEROUTE_STEP12(EDGEROUTE_ZERO_Z) EDGEROUTE_ZERO_Z(14) EDGEROUTE_ZERO_Z(
-                           15) "1:\n\t" EDGEROUTE_STEP12(EDGEROUTE_DPBUSD_Z) "dec %0\n\tjnz 1b\n\tvzeroupper"
-                       : "+r"(loops)
-                       :
-                       : EDGEROUTE_CLOBBER12);
+      EDGEROUTE_PROBE(EDGEROUTE_ZERO_Z, EDGEROUTE_DPBUSD_Z, loops);
       break;
     case Probe::kFmaZmm:
-      __asm__ volatile(EDGEROUTE_STEP12(EDGEROUTE_ZERO_Z) EDGEROUTE_ZERO_Z(14) EDGEROUTE_ZERO_Z(
-                           15) "1:\n\t" EDGEROUTE_STEP12(EDGEROUTE_FMA_Z) "dec %0\n\tjnz 1b\n\tvzeroupper"
-                       : "+r"(loops)
-                       :
-                       : EDGEROUTE_CLOBBER12);
+      EDGEROUTE_PROBE(EDGEROUTE_ZERO_Z, EDGEROUTE_FMA_Z, loops);
       break;
     case Probe::kMaddwdYmm:
-      __asm__ volatile(EDGEROUTE_STEP12(EDGEROUTE_ZERO_Y) EDGEROUTE_ZERO_Y(14)
-                           EDGEROUTE_ZERO_Y(15) "1:\n\t" EDGEROUTE_MADDWD6 EDGEROUTE_MADDWD6
-                                                "dec %0\n\tjnz 1b\n\tvzeroupper"
-                       : "+r"(loops)
-                       :
-                       : EDGEROUTE_CLOBBER12);
+      EDGEROUTE_PROBE(EDGEROUTE_ZERO_Y, EDGEROUTE_MADDWD_Y, loops);
       break;
     case Probe::kFmaYmm:
-      __asm__ volatile(EDGEROUTE_STEP12(EDGEROUTE_ZERO_Y) EDGEROUTE_ZERO_Y(14) EDGEROUTE_ZERO_Y(
-                           15) "1:\n\t" EDGEROUTE_STEP12(EDGEROUTE_FMA_Y) "dec %0\n\tjnz 1b\n\tvzeroupper"
-                       : "+r"(loops)
-                       :
-                       : EDGEROUTE_CLOBBER12);
+      EDGEROUTE_PROBE(EDGEROUTE_ZERO_Y, EDGEROUTE_FMA_Y, loops);
       break;
   }
 }
