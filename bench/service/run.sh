@@ -11,10 +11,12 @@
 #    5 s; reports answered share, degraded answers and the breaker's
 #    transitions from /metrics.
 # Writes OUT_DIR/service.json and prints a markdown table with the command,
-# machine, commit and threads.
+# machine, commit and threads. EDGE_SERVE_ARGS adds options to the edge
+# server of the throughput runs (e.g. "--audit-max-wait-us 0").
 set -euo pipefail
 bin="$1"; edge_model="$2"; cloud_model="$3"; policy="$4"; queries="$5"; out="$6"; shift 6
 rates=("$@")
+read -r -a edge_extra <<< "${EDGE_SERVE_ARGS:-}"
 [ ${#rates[@]} -gt 0 ] || rates=(500 1000 1500 2000)
 mkdir -p "$out"
 pids=()
@@ -31,7 +33,7 @@ results="[]"
 for rate in "${rates[@]}"; do
   rm -f "$out/audit-$rate.db"*
   start edge --role edge --model "$edge_model" --policy "$policy" --cloud "$cloud_url" \
-    --audit "sqlite:$out/audit-$rate.db" --workers "$(nproc)"
+    --audit "sqlite:$out/audit-$rate.db" --workers "$(nproc)" "${edge_extra[@]}"
   edge_pid=$last_pid
   "$bin" load --url "http://127.0.0.1:$port" --input "$queries" --rate "$rate" --duration 20 \
     --connections 64 --json > "$out/load-$rate.json"
@@ -62,7 +64,8 @@ jq -n --argjson runs "$results" --slurpfile ol "$out/outage-load.json" --slurpfi
   '{commit: $commit, machine: $machine, threads: $threads, runs: $runs, outage: {load: $ol[0], stats: $os[0]}}' \
   > "$out/service.json"
 
-printf '\ncommand: bench/service/run.sh %s\nmachine: %s, %s threads, commit %s\n\n' "$*" "$machine" "$(nproc)" "$commit"
+printf '\ncommand: %sbench/service/run.sh %s\nmachine: %s, %s threads, commit %s\n\n' \
+  "${EDGE_SERVE_ARGS:+EDGE_SERVE_ARGS=\"$EDGE_SERVE_ARGS\" }" "$*" "$machine" "$(nproc)" "$commit"
 printf '| offered q/s | achieved q/s | 2xx | non-2xx | p50 ms | p99 ms | audit rows | edge share |\n|---|---|---|---|---|---|---|---|\n'
 jq -r '.runs[] | "| \(.rate) | \(.load.throughput | floor) | \(.load.status."2xx") | \(.load.completed - .load.status."2xx") | \(.load.latency_ms.p50 * 100 | round / 100) | \(.load.latency_ms.p99 * 100 | round / 100) | \(.audit_rows) | \(.edge_share * 1000 | round / 10)% |"' "$out/service.json"
 printf '\noutage (cloud killed at 5 s of 20 s, 300 q/s): '

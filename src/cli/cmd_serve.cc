@@ -1,5 +1,7 @@
 // edgeroute serve: the HTTP service in edge or cloud role.
+#include <chrono>
 #include <csignal>
+#include <cstdint>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -21,6 +23,7 @@ struct ServeOptions {
   std::string policy;
   std::string audit;
   std::string audit_key_file;
+  std::int64_t audit_max_wait_us = router::kDefaultAuditMaxWait.count();
   std::string listen = "127.0.0.1:8080";
   std::string token_file;
   std::string port_file;
@@ -87,7 +90,7 @@ void run_serve(const ServeOptions& o) {
     parts.node = o.node;
     cloud = make_cloud(o.cloud, model, o.model);
     parts.cloud = cloud.get();
-    audit = attach_audit(o.audit, o.audit_key_file, parts);
+    audit = attach_audit(o.audit, o.audit_key_file, parts, std::chrono::microseconds(o.audit_max_wait_us));
     if (!o.no_monitor) {
       mon = make_monitor(parts.policy, o.policy, model, o.node);
       const monitor::MonitorConfig& mc = mon->config();
@@ -141,6 +144,11 @@ void register_serve(CLI::App& app) {
   cmd->add_option("--audit", o->audit, "Audit log: sqlite:PATH or postgresql://... (edge role)");
   cmd->add_option("--audit-key-file", o->audit_key_file,
                   "HMAC key for the audit log (default: $EDGEROUTE_AUDIT_KEY or PATH.key)");
+  cmd->add_option("--audit-max-wait-us", o->audit_max_wait_us,
+                  "Group commit: wait at most this long after a batch's first record for more (0: commit at once; "
+                  "records that arrive during a commit still share the next one)")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1'000'000}))
+      ->capture_default_str();
   cmd->add_option("--listen", o->listen, "HOST:PORT (port 0: any free port)")->capture_default_str();
   cmd->add_option("--token-file", o->token_file, "Require this bearer token on every non-probe endpoint");
   cmd->add_option("--port-file", o->port_file, "Write the bound port to this file once listening");

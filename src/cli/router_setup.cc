@@ -66,12 +66,12 @@ router::Policy load_policy(const std::string& path) {
 }
 
 std::unique_ptr<router::AuditWriter> attach_audit(const std::string& uri, const std::string& key_file,
-                                                  router::RouterParts& parts) {
+                                                  router::RouterParts& parts, std::chrono::microseconds max_wait) {
   if (uri.empty()) return nullptr;
   router::AuditOptions ao;
   ao.key = router::load_audit_key(uri, key_file);
   parts.audit_key = ao.key;
-  auto writer = std::make_unique<router::AuditWriter>(router::open_audit(uri, ao));
+  auto writer = std::make_unique<router::AuditWriter>(router::open_audit(uri, ao), 256, max_wait);
   parts.audit = writer.get();
   return writer;
 }

@@ -3,6 +3,7 @@
 // options, with errors that name the option and the file.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,9 +41,11 @@ std::unique_ptr<router::ResilientCloud> make_cloud(const CloudFlags& f, const en
 router::Policy load_policy(const std::string& path);  // empty: the defaults
 
 // Opens the audit log at `uri` (empty: none) with its key and attaches the
-// group-commit writer to `parts`; the caller keeps the returned writer alive.
+// group-commit writer to `parts` (a batch waits at most `max_wait` for more
+// records); the caller keeps the returned writer alive.
 std::unique_ptr<router::AuditWriter> attach_audit(const std::string& uri, const std::string& key_file,
-                                                  router::RouterParts& parts);
+                                                  router::RouterParts& parts,
+                                                  std::chrono::microseconds max_wait = router::kDefaultAuditMaxWait);
 
 // The monitor for an edge node: the policy's [monitor] table (validated
 // here, errors name `policy_path`), its [calibration].reference for drift,

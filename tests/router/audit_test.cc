@@ -404,7 +404,11 @@ TEST(AuditKey, FileThenEnvironmentThenKeyNextToTheDatabase) {
   EXPECT_NE(msg.find("empty"), std::string::npos) << msg;
 }
 
-TEST(AuditWriter, EightThreadsGroupCommitGaplessChain) {
+// With a 1 ms wait and with none (the default, max_wait 0: a batch is whatever
+// queued while the previous commit ran).
+class AuditWriterWait : public ::testing::TestWithParam<std::chrono::microseconds> {};
+
+TEST_P(AuditWriterWait, EightThreadsGroupCommitGaplessChain) {
   const fs::path dir = test::scratch_dir("audit_test");
   const std::string uri = "sqlite:" + (dir / "audit.db").string();
   constexpr int kThreads = 8;
@@ -412,7 +416,7 @@ TEST(AuditWriter, EightThreadsGroupCommitGaplessChain) {
   std::vector<std::vector<std::int64_t>> seqs(kThreads);
   AuditWriterStats stats;
   {
-    AuditWriter writer(open_audit(uri, AuditOptions{kKey}));
+    AuditWriter writer(open_audit(uri, AuditOptions{kKey}), 256, GetParam());
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t) {
       threads.emplace_back([&, t] {
@@ -447,6 +451,12 @@ TEST(AuditWriter, EightThreadsGroupCommitGaplessChain) {
   EXPECT_TRUE(v.ok) << v.problem;
   EXPECT_EQ(v.rows, kThreads * kPerThread);
 }
+
+INSTANTIATE_TEST_SUITE_P(MaxWait, AuditWriterWait,
+                         ::testing::Values(std::chrono::microseconds(1000), std::chrono::microseconds(0)),
+                         [](const ::testing::TestParamInfo<std::chrono::microseconds>& p) {
+                           return "us" + std::to_string(p.param.count());
+                         });
 
 // A sink that fails while `fail` is set.
 class FlakySink final : public AuditSink {

@@ -127,14 +127,20 @@ struct AuditWriterStats {
   double commit_seconds_max = 0;
 };
 
+// How long a group commit waits after its oldest record for others to join, by default:
+// not at all. A batch is then whatever queued while the previous commit ran, which under
+// load is already most of them (docs/audit.md has the measurements).
+inline constexpr std::chrono::microseconds kDefaultAuditMaxWait{0};
+
 // Group commit: write() blocks the calling thread until its record is committed; concurrent
 // writers are batched into one transaction by a background thread (at most max_batch records;
-// a batch waits at most max_wait after its oldest record arrived for others to join).
+// with max_wait > 0, a batch waits at most max_wait after its oldest record arrived for
+// others to join).
 // Throws Error if the commit failed (then the caller must NOT acknowledge the answer).
 class AuditWriter {
  public:
   explicit AuditWriter(std::unique_ptr<AuditSink> sink, std::size_t max_batch = 256,
-                       std::chrono::microseconds max_wait = std::chrono::microseconds(1000));
+                       std::chrono::microseconds max_wait = kDefaultAuditMaxWait);
   ~AuditWriter();  // drains and joins
   AuditWriter(const AuditWriter&) = delete;
   AuditWriter& operator=(const AuditWriter&) = delete;
