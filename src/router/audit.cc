@@ -142,14 +142,20 @@ struct AuditWriter::State {
     std::unique_lock lk(mu);
     std::vector<Pending*> taken;
     std::vector<AuditRecord> batch;
+    // Records in the previous commit; the first batch waits as if under load.
+    std::size_t last_batch = max_batch;
     for (;;) {
       work_cv.wait(lk, [&] { return stopping || !queue.empty(); });
       if (queue.empty()) return;  // stopping and drained
-      if (queue.size() < max_batch && !stopping && max_wait.count() > 0) {
+      // Wait for company only under load, i.e. when the previous commit carried more
+      // than one record: alone, a record is committed at once.
+      if (queue.size() < max_batch && !stopping && max_wait.count() > 0 && last_batch > 1) {
+        ++stats.waited;
         const auto deadline = queue.front()->enqueued + max_wait;
         work_cv.wait_until(lk, deadline, [&] { return stopping || queue.size() >= max_batch; });
       }
       const std::size_t n = std::min(max_batch, queue.size());
+      last_batch = n;
       taken.assign(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(n));
       queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(n));
       batch.clear();

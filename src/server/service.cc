@@ -207,6 +207,7 @@ struct Service::Impl {
   monitor::Family& audit_records;
   monitor::Family& audit_seconds;
   monitor::Family& audit_failures;
+  monitor::Family& audit_waits;
   monitor::Family& feedback;
   monitor::Family& shadow_requests;
   monitor::Family& shadow_cost;
@@ -261,6 +262,8 @@ struct Service::Impl {
         audit_records(metrics.counter("edgeroute_audit_records_total", "Audit rows committed")),
         audit_seconds(metrics.counter("edgeroute_audit_commit_seconds_total", "Time spent in audit commits")),
         audit_failures(metrics.counter("edgeroute_audit_failed_commits_total", "Audit commits that failed")),
+        audit_waits(metrics.counter("edgeroute_audit_commit_waits_total",
+                                    "Audit group commits that waited for more records (under load)")),
         feedback(metrics.counter("edgeroute_feedback_total",
                                  "Feedback labels received, by the route of the answer and whether it was right",
                                  {"route", "correct"})),
@@ -351,6 +354,7 @@ struct Service::Impl {
       audit_records.set({}, static_cast<double>(st.records));
       audit_seconds.set({}, st.commit_seconds_sum);
       audit_failures.set({}, static_cast<double>(st.failed_commits));
+      audit_waits.set({}, static_cast<double>(st.waited));
     }
     if (router != nullptr && router->shadow() != nullptr) {
       const router::ShadowStats st = router->shadow()->stats();

@@ -492,6 +492,41 @@ TEST(AuditWriter, FailedCommitThrowsToTheWriter) {
   EXPECT_EQ(s.failed_commits, 1u);
 }
 
+// A batch waits for more records only under load: the first one (nothing known
+// yet) and any after a commit of several records; after a lone record the next
+// commits at once. No step depends on timing: the long waits end when the
+// batch fills (max_batch 2), the short one by its deadline with one record
+// either way, and the start of a wait is read from stats().waited.
+TEST(AuditWriter, WaitsForCompanyOnlyAfterAMultiRecordCommit) {
+  std::atomic<bool> fail{false};
+  {
+    AuditWriter writer(std::make_unique<FlakySink>(fail), 2, std::chrono::seconds(60));
+    std::thread other([&] { writer.write(make_record("b")); });
+    writer.write(make_record("a"));  // waits (first batch) unless b is already queued
+    other.join();
+    ASSERT_EQ(writer.stats().commits, 1u);  // a and b in one batch
+    const std::uint64_t waited = writer.stats().waited;
+    // After that commit of two, a lone record waits for company until d joins it.
+    std::thread lone([&] { writer.write(make_record("c")); });
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (writer.stats().waited == waited && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    EXPECT_EQ(writer.stats().waited, waited + 1) << "c was committed without waiting";
+    writer.write(make_record("d"));
+    lone.join();
+    EXPECT_EQ(writer.stats().commits, 2u);
+    EXPECT_EQ(writer.stats().records, 4u);
+  }
+  AuditWriter writer(std::make_unique<FlakySink>(fail), 256, std::chrono::milliseconds(20));
+  writer.write(make_record("lone-1"));  // first batch: waits 20 ms, commits alone
+  writer.write(make_record("lone-2"));  // after a lone record: no wait
+  writer.write(make_record("lone-3"));
+  const AuditWriterStats s = writer.stats();
+  EXPECT_EQ(s.commits, 3u);
+  EXPECT_EQ(s.waited, 1u);
+}
+
 // The durability test: a child process appends through an AuditWriter from
 // four threads and reports every acknowledged (seq, thread, index) through a
 // pipe; it is killed with SIGKILL mid-stream. Every acknowledged record must

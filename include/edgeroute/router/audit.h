@@ -123,19 +123,20 @@ struct AuditWriterStats {
   std::uint64_t commits = 0;         // successful batches
   std::uint64_t records = 0;         // records in successful batches
   std::uint64_t failed_commits = 0;  // batches whose append threw
+  std::uint64_t waited = 0;          // batches that waited up to max_wait for more records
   double commit_seconds_sum = 0;     // sum of append() durations of all batches
   double commit_seconds_max = 0;
 };
 
-// How long a group commit waits after its oldest record for others to join, by default:
-// not at all. A batch is then whatever queued while the previous commit ran, which under
-// load is already most of them (docs/audit.md has the measurements).
-inline constexpr std::chrono::microseconds kDefaultAuditMaxWait{0};
+// How long a group commit waits after its oldest record for others to join, by default.
+// The writer waits only when the previous commit carried more than one record (a sign of
+// load); a record that arrives alone is committed at once (docs/audit.md, measurements).
+inline constexpr std::chrono::microseconds kDefaultAuditMaxWait{1000};
 
 // Group commit: write() blocks the calling thread until its record is committed; concurrent
 // writers are batched into one transaction by a background thread (at most max_batch records;
-// with max_wait > 0, a batch waits at most max_wait after its oldest record arrived for
-// others to join).
+// when the previous batch held more than one record, a batch waits at most max_wait after
+// its oldest record arrived for others to join; max_wait 0 never waits).
 // Throws Error if the commit failed (then the caller must NOT acknowledge the answer).
 class AuditWriter {
  public:
