@@ -249,15 +249,13 @@ void register_all() {
 }
 
 void measure_roofs() {
-  // Best of three: a descheduled or throttled sample can only read low.
-  double ghz = 0;
-  for (int i = 0; i < 3; ++i) ghz = std::max(ghz, measure_clock_ghz());
+  const double ghz = measure_clock_ghz();
   benchmark::AddCustomContext("clock_ghz_measured", std::to_string(ghz));
   std::string how;
   for (const Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512Vnni, Isa::kAmx}) {
     if (!isa_supported(isa)) continue;
-    const Roof s8 = measure_roof(isa, true);
-    const Roof f32 = measure_roof(isa, false);
+    const Roof s8 = measure_roof(isa, true, ghz);
+    const Roof f32 = measure_roof(isa, false, ghz);
     g_roofs.s8[static_cast<int>(isa)] = s8.gmacs_per_s;
     g_roofs.f32[static_cast<int>(isa)] = f32.gmacs_per_s;
     char line[160];

@@ -132,10 +132,9 @@ nlohmann::json run_bench(const BenchOptions& o) {
   for (auto& t : workers) t.join();
   const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
 
-  double ghz = 0.0;
-  for (int i = 0; i < 3; ++i) ghz = std::max(ghz, engine::measure_clock_ghz());
+  const double ghz = engine::measure_clock_ghz();
   const bool int8 = c.encoder().precision() == engine::Precision::kInt8;
-  const engine::Roof roof = engine::measure_roof(c.encoder().isa(), int8);
+  const engine::Roof roof = engine::measure_roof(c.encoder().isa(), int8, ghz);
   const std::string weights = std::filesystem::is_directory(o.model)
                                   ? (std::filesystem::path(o.model) / "model.safetensors").string()
                                   : o.model;

@@ -78,40 +78,39 @@ double steps_per_ns(Probe probe) {
   return best;
 }
 
-double best_clock_ghz() {
-  double ghz = 0;
-  for (int i = 0; i < 3; ++i) ghz = std::max(ghz, measure_clock_ghz());
-  return ghz;
-}
-
 }  // namespace
 
 double measure_clock_ghz() {
+  // Best of three: a descheduled or throttled sample can only read low.
   constexpr std::int64_t kIters = 100'000'000;
-  std::int64_t x = 0;
   const std::int64_t one = 1;
-  const double t0 = cpu_seconds();
-  for (std::int64_t i = 0; i < kIters; i += 8) {
-    // 8 dependent register-register adds (1 cycle each; add-immediate
-    // chains can be folded at rename on recent cores); the loop counter runs
-    // in parallel, so the chain's latency sets the pace.
-    __asm__ volatile(
-        "add %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\t"
-        "add %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\tadd %1, %0"
-        : "+r"(x)
-        : "r"(one));
+  double best = 0;
+  for (int run = 0; run < 3; ++run) {
+    std::int64_t x = 0;
+    const double t0 = cpu_seconds();
+    for (std::int64_t i = 0; i < kIters; i += 8) {
+      // 8 dependent register-register adds (1 cycle each; add-immediate
+      // chains can be folded at rename on recent cores); the loop counter
+      // runs in parallel, so the chain's latency sets the pace.
+      __asm__ volatile(
+          "add %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\t"
+          "add %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\tadd %1, %0"
+          : "+r"(x)
+          : "r"(one));
+    }
+    const double s = cpu_seconds() - t0;
+    if (s > 0) best = std::max(best, static_cast<double>(x) / s * 1e-9);
   }
-  const double s = cpu_seconds() - t0;
-  return static_cast<double>(x) / s * 1e-9;
+  return best;
 }
 
-Roof measure_roof(Isa isa, bool int8) {
+Roof measure_roof(Isa isa, bool int8, double clock_ghz) {
   if (!isa_supported(isa)) {
     throw Error("roof: ISA " + std::string(isa_name(isa)) + " is not supported on this CPU");
   }
   switch (isa) {
     case Isa::kAmx:
-      if (int8) return {kMacsPerCycleS8Amx * best_clock_ghz(), false};
+      if (int8) return {kMacsPerCycleS8Amx * clock_ghz, false};
       return {16 * steps_per_ns(Probe::kFmaZmm), true};  // FP32 linears of kAmx run the AVX-512 kernel
     case Isa::kAvx512Vnni:
       return int8 ? Roof{64 * steps_per_ns(Probe::kDpbusdZmm), true} : Roof{16 * steps_per_ns(Probe::kFmaZmm), true};
@@ -120,7 +119,7 @@ Roof measure_roof(Isa isa, bool int8) {
     case Isa::kScalar:
       break;
   }
-  return {kMacsPerCycleScalar * best_clock_ghz(), false};
+  return {kMacsPerCycleScalar * clock_ghz, false};
 }
 
 }  // namespace edgeroute::engine

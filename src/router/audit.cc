@@ -130,7 +130,7 @@ struct AuditWriter::State {
 
   std::unique_ptr<AuditSink> sink;
   std::size_t max_batch = 256;
-  std::chrono::microseconds max_wait{1000};
+  std::chrono::microseconds max_wait = kDefaultAuditMaxWait;
   mutable std::mutex mu;
   std::condition_variable work_cv;
   std::deque<Pending*> queue;

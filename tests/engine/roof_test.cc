@@ -35,7 +35,7 @@ TEST(Roof, MeasuredWhereTheInstructionCanBeTimed) {
     if (!isa_supported(e.isa)) continue;
     ++ran;
     SCOPED_TRACE(std::string(isa_name(e.isa)) + (e.int8 ? " int8" : " fp32"));
-    const Roof roof = measure_roof(e.isa, e.int8);
+    const Roof roof = measure_roof(e.isa, e.int8, ghz);
     EXPECT_EQ(roof.measured, e.measured);
     ASSERT_TRUE(std::isfinite(roof.gmacs_per_s));
     const double per_cycle = roof.gmacs_per_s / ghz;
@@ -54,7 +54,7 @@ TEST(Roof, MeasuredWhereTheInstructionCanBeTimed) {
 TEST(Roof, RefusesAnIsaThisCpuLacks) {
   for (const Isa isa : {Isa::kAvx2, Isa::kAvx512Vnni, Isa::kAmx}) {
     if (isa_supported(isa)) continue;
-    EXPECT_THROW(static_cast<void>(measure_roof(isa, true)), Error) << isa_name(isa);
+    EXPECT_THROW(static_cast<void>(measure_roof(isa, true, 3.0)), Error) << isa_name(isa);
     return;
   }
   GTEST_SKIP() << "this CPU supports every ISA (avx2, avx512vnni, amx): nothing to refuse";

@@ -404,8 +404,8 @@ TEST(AuditKey, FileThenEnvironmentThenKeyNextToTheDatabase) {
   EXPECT_NE(msg.find("empty"), std::string::npos) << msg;
 }
 
-// With a 1 ms wait and with none (the default, max_wait 0: a batch is whatever
-// queued while the previous commit ran).
+// With a 1 ms wait (the default, taken under load) and with none (max_wait 0: a
+// batch is whatever queued while the previous commit ran).
 class AuditWriterWait : public ::testing::TestWithParam<std::chrono::microseconds> {};
 
 TEST_P(AuditWriterWait, EightThreadsGroupCommitGaplessChain) {

@@ -12,8 +12,8 @@
 // Sapphire Rapids server cores, one on Zen 4, which splits 512-bit work over
 // two 256-bit halves. A fixed table would misstate one of them by 2x.
 // Assumed: AMX INT8 (one TDPBSSD of 16 x 16 x 64 MACs per 16 cycles, Sapphire
-// Rapids) and the scalar references (1 MAC per cycle), times the clock
-// measured by measure_clock_ghz().
+// Rapids) and the scalar references (1 MAC per cycle), times the clock the
+// caller measured with measure_clock_ghz().
 #pragma once
 
 #include "edgeroute/engine/kernels.h"
@@ -24,7 +24,7 @@ inline constexpr double kMacsPerCycleS8Amx = 1024;
 inline constexpr double kMacsPerCycleScalar = 1;
 
 // Core clock in GHz from a chain of dependent register adds (1 cycle each),
-// timed with this thread's CPU time.
+// timed with this thread's CPU time, best of three (about 0.1 s).
 double measure_clock_ghz();
 
 struct Roof {
@@ -33,8 +33,9 @@ struct Roof {
 };
 
 // The roof of the INT8 (int8 = true) or FP32 linear kernels of `isa` on the
-// calling thread's core. Takes a few tens of milliseconds. Throws
-// edgeroute::Error when this CPU does not support `isa`.
-Roof measure_roof(Isa isa, bool int8);
+// calling thread's core; `clock_ghz` (from measure_clock_ghz()) scales the
+// assumed ones. Takes a few tens of milliseconds. Throws edgeroute::Error
+// when this CPU does not support `isa`.
+Roof measure_roof(Isa isa, bool int8, double clock_ghz);
 
 }  // namespace edgeroute::engine
