@@ -28,7 +28,9 @@ Classifier Classifier::build_from(const modelio::EncoderConfig& config, text::To
   const std::int64_t h = config.hidden_size;
   const auto n = static_cast<std::int64_t>(config.labels.size());
   const std::string pre = config.arch == modelio::Architecture::kBert ? "pooler" : "head.pre";
-  const auto pre_w = w.vector(pre + ".weight", {h, h});
+  StoredMatrix pre_stored = w.matrix(pre + ".weight", h, h);
+  const std::vector<float> pre_w = options.precision == Precision::kInt8 ? at_rest_values(std::move(pre_stored))
+                                                                         : dequantize(pre_stored);
   c.pre_bias_ = w.vector(pre + ".bias", {h});
   c.pre_ = std::make_unique<PackedF32>(pre_w.data(), h, h, options.isa);
   const auto out_w = w.vector("head.out.weight", {n, h});

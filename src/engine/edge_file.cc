@@ -77,7 +77,8 @@ std::uint64_t write_edge_file(const std::string& path, const EdgeWriteRequest& r
       continue;
     }
     const std::string group = quantization_group(spec.canonical);
-    const Storage storage = group.empty() ? Storage::kFp32 : r.storage(group);
+    const Storage storage =
+        group.empty() ? (int8_at_rest(spec.canonical) ? Storage::kInt8 : Storage::kFp32) : r.storage(group);
     if (storage == Storage::kInt4) {
       const StoredMatrix f = r.weights->matrix(spec.canonical, spec.shape[0], spec.shape[1]);
       if (f.is_int8()) throw Error(r.weights->source() + ": " + spec.canonical + " is int8; 4-bit needs float weights");
@@ -117,6 +118,8 @@ std::uint64_t write_edge_file(const std::string& path, const EdgeWriteRequest& r
                            {"activations", "int8 symmetric per token, computed at run time"},
                            {"accumulation", "int32"},
                            {"fp32_ops", "bias, GELU, residual, LayerNorm, softmax, pooler, classifier"},
+                           {"int8_at_rest", "position embeddings and the pooler weight: per-row int8 in the "
+                                            "file, dequantized to float at load"},
                            {"int4_groups", groups["int4"]},
                            {"int8_groups", groups["int8"]},
                            {"fp32_groups", groups["fp32"]}}

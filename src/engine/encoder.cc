@@ -81,7 +81,8 @@ EncoderModel EncoderModel::load(const modelio::EncoderConfig& config, const Weig
   } else {
     m.word_f32_ = std::move(word.f32);
   }
-  m.position_ = w.vector("embeddings.position.weight", {config.max_position_embeddings, h});
+  StoredMatrix position = w.matrix("embeddings.position.weight", config.max_position_embeddings, h);
+  m.position_ = precision == Precision::kInt8 ? at_rest_values(std::move(position)) : dequantize(position);
   if (config.arch == modelio::Architecture::kBert) {
     const std::vector<float> types = w.vector("embeddings.token_type.weight", {config.type_vocab_size, h});
     m.token_type0_.assign(types.begin(), types.begin() + h);

@@ -172,6 +172,14 @@ std::vector<std::string> quantization_groups(const modelio::EncoderConfig& confi
   return g;
 }
 
+bool int8_at_rest(const std::string& w) {
+  return w == "embeddings.position.weight" || w == "pooler.weight" || w == "head.pre.weight";
+}
+
+std::vector<float> at_rest_values(StoredMatrix m) {
+  return dequantize(m.is_int8() ? m : quantize_rows(m.f32, m.rows, m.cols));
+}
+
 HfWeights::HfWeights(const modelio::EncoderConfig& config, const modelio::SafetensorsFile& file)
     : file_(file), tensors_(modelio::canonical_tensors(config.arch, file)) {}
 

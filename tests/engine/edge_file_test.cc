@@ -314,6 +314,48 @@ TEST_F(EdgeFile, VersionOneFilesStillLoad) {
   for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].logits, b[i].logits) << "row " << i;
 }
 
+// Version 3 stores the position embeddings and the pooler as per-row int8;
+// a version-2 file holds the same values as F32 tensors and still loads,
+// with identical results.
+TEST_F(EdgeFile, VersionTwoFloatPositionsAndPoolerStillLoad) {
+  const std::string edge = compress_to("m.edge");
+  const auto f = modelio::SafetensorsFile::open(edge);
+  const std::vector<std::string> at_rest = {"embeddings.position.weight", "pooler.weight"};
+  for (const std::string& name : at_rest) {
+    EXPECT_NE(f.find(name + ".q8"), nullptr) << name;
+    EXPECT_NE(f.find(name + ".scale"), nullptr) << name;
+    EXPECT_EQ(f.find(name), nullptr) << name;
+  }
+  const EdgeWeights weights(f);
+  modelio::SafetensorsWriter w;
+  for (const auto& t : f.tensors()) {
+    const auto base = std::find_if(at_rest.begin(), at_rest.end(), [&](const std::string& n) {
+      return t.name == n + ".q8" || t.name == n + ".scale";
+    });
+    if (base == at_rest.end()) {
+      w.add(t.name, t.dtype, t.shape, t.data);
+    } else if (t.name == *base + ".q8") {
+      const std::vector<float> values = dequantize(weights.matrix(*base, t.shape[0], t.shape[1]));
+      w.add(*base, t.shape, std::span<const float>(values));
+    }
+  }
+  for (const auto& [k, v] : f.metadata()) w.set_metadata(k, k == "general.version" ? "2" : v);
+  const std::string v2 = (dir_ / "v2.edge").string();
+  w.write(v2);
+  const auto old = modelio::SafetensorsFile::open(v2);
+  EXPECT_EQ(read_edge_info(old).version, 2);
+  ASSERT_NE(old.find("embeddings.position.weight"), nullptr);
+  EXPECT_EQ(old.find("embeddings.position.weight")->dtype, modelio::DType::kF32);
+  const std::vector<std::string_view> views(texts_.begin(), texts_.end());
+  const auto a = Classifier::load(edge).classify(views);
+  const auto b = Classifier::load(v2).classify(views);
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].logits, b[i].logits) << "row " << i;
+    EXPECT_EQ(a[i].embedding, b[i].embedding) << "row " << i;
+  }
+}
+
 // Check data labelled with the FP32 model's own predictions: FP32 scores 100%.
 std::string self_labelled_check(const fs::path& model, const std::vector<std::string>& texts, const fs::path& out) {
   ClassifierOptions fp32;

@@ -18,7 +18,9 @@
 //             edgeroute.figures (JSON measured at compress time).
 //
 // Readers accept every version up to kEdgeFormatVersion (version 1 files have
-// no 4-bit tensors) and refuse newer files with a message that says to upgrade.
+// no 4-bit tensors; versions 1 and 2 store the position embeddings and the
+// pooler in FP32, version 3 per-row int8) and refuse newer files with a
+// message that says to upgrade.
 #pragma once
 
 #include <cstdint>
@@ -35,7 +37,7 @@
 
 namespace edgeroute::engine {
 
-inline constexpr std::int64_t kEdgeFormatVersion = 2;
+inline constexpr std::int64_t kEdgeFormatVersion = 3;
 inline constexpr const char* kEdgeFormatName = "edgeroute.edge";
 
 struct EdgeFileInfo {

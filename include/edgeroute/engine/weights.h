@@ -54,13 +54,22 @@ Int4Matrix quantize_int4(const std::vector<float>& w, std::int64_t rows, std::in
 StoredMatrix widen_int4(const Int4Matrix& m, const std::string& source);
 
 // The quantizable matrices are grouped as the runtime executes them; one
-// decision (int8 or FP32) per group: "embeddings.word",
+// decision (int8, 4-bit or FP32) per group: "embeddings.word",
 // "layers.{i}.attn.qkv" (q, k and v fused), "layers.{i}.attn.o",
 // "layers.{i}.ffn.up", "layers.{i}.ffn.down". Returns "" for tensors that are
 // never quantized (norms, biases, positions, pooler, classifier head).
 std::string quantization_group(const std::string& canonical_weight);
 // Every group of a config, in execution order.
 std::vector<std::string> quantization_groups(const modelio::EncoderConfig& config);
+
+// Float tensors outside the groups that INT8 precision stores as per-row
+// int8 (quantize_rows) and dequantizes back to float at load, so only the
+// file shrinks: the position embeddings and the pooler (BERT) or
+// pre-classifier (DistilBERT) weight. Their arithmetic stays FP32.
+bool int8_at_rest(const std::string& canonical_weight);
+// A float matrix as INT8 precision serves such a tensor: the stored int8
+// values dequantized, or a float one quantized per row and dequantized.
+std::vector<float> at_rest_values(StoredMatrix m);
 
 class WeightSource {
  public:
