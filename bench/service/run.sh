@@ -14,6 +14,7 @@
 # machine, commit and threads. EDGE_SERVE_ARGS adds options to the edge
 # server of the throughput runs (e.g. "--audit-max-wait-us 0").
 set -euo pipefail
+args="$*"
 bin="$1"; edge_model="$2"; cloud_model="$3"; policy="$4"; queries="$5"; out="$6"; shift 6
 rates=("$@")
 read -r -a edge_extra <<< "${EDGE_SERVE_ARGS:-}"
@@ -65,7 +66,7 @@ jq -n --argjson runs "$results" --slurpfile ol "$out/outage-load.json" --slurpfi
   > "$out/service.json"
 
 printf '\ncommand: %sbench/service/run.sh %s\nmachine: %s, %s threads, commit %s\n\n' \
-  "${EDGE_SERVE_ARGS:+EDGE_SERVE_ARGS=\"$EDGE_SERVE_ARGS\" }" "$*" "$machine" "$(nproc)" "$commit"
+  "${EDGE_SERVE_ARGS:+EDGE_SERVE_ARGS=\"$EDGE_SERVE_ARGS\" }" "$args" "$machine" "$(nproc)" "$commit"
 printf '| offered q/s | achieved q/s | 2xx | non-2xx | p50 ms | p99 ms | audit rows | edge share |\n|---|---|---|---|---|---|---|---|\n'
 jq -r '.runs[] | "| \(.rate) | \(.load.throughput | floor) | \(.load.status."2xx") | \(.load.completed - .load.status."2xx") | \(.load.latency_ms.p50 * 100 | round / 100) | \(.load.latency_ms.p99 * 100 | round / 100) | \(.audit_rows) | \(.edge_share * 1000 | round / 10)% |"' "$out/service.json"
 printf '\noutage (cloud killed at 5 s of 20 s, 300 q/s): '
