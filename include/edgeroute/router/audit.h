@@ -134,7 +134,8 @@ struct AuditWriterStats {
 inline constexpr std::chrono::microseconds kDefaultAuditMaxWait{1000};
 
 // Group commit: write() blocks the calling thread until its record is committed; concurrent
-// writers are batched into one transaction by a background thread (at most max_batch records;
+// writers are batched into one transaction, committed on the thread of the writer that found
+// no commit in flight (the leader; no background thread) (at most max_batch records;
 // when the previous batch held more than one record, a batch waits at most max_wait after
 // its oldest record arrived for others to join; max_wait 0 never waits).
 // Throws Error if the commit failed (then the caller must NOT acknowledge the answer).
@@ -142,7 +143,7 @@ class AuditWriter {
  public:
   explicit AuditWriter(std::unique_ptr<AuditSink> sink, std::size_t max_batch = 256,
                        std::chrono::microseconds max_wait = kDefaultAuditMaxWait);
-  ~AuditWriter();  // drains and joins
+  ~AuditWriter();  // waits for the commit in flight
   AuditWriter(const AuditWriter&) = delete;
   AuditWriter& operator=(const AuditWriter&) = delete;
   // Returns the seq the sink assigned to the record.
