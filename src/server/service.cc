@@ -19,6 +19,7 @@
 #include "edgeroute/monitor/dashboard.h"
 #include "edgeroute/monitor/metrics.h"
 #include "edgeroute/text/utf8.h"
+#include "http_server.h"
 
 namespace edgeroute::server {
 
@@ -169,7 +170,7 @@ struct Service::Impl {
   router::Router* router;
   monitor::Monitor* mon;
   Service& self;
-  httplib::Server http;
+  HttpServer http;
   Gate gate;
   // What a worker slot owns: its engine session and the buffers of the
   // batches it classifies (reused, so the hot path does not allocate them).
@@ -787,12 +788,12 @@ void Service::drain() {
     std::unique_lock<std::mutex> lock(m.drain_mu);
     m.drain_cv.wait_for(lock, m.o.drain_timeout, [&] { return m.in_flight.load() == 0; });
   }
-  m.http.stop();
+  m.http.shutdown();
 }
 
 void Service::stop() {
   ready_ = false;
-  impl_->http.stop();
+  impl_->http.shutdown();
 }
 
 }  // namespace edgeroute::server
