@@ -12,12 +12,16 @@
 #    transitions from /metrics.
 # Writes OUT_DIR/service.json and prints a markdown table with the command,
 # machine, commit and threads. EDGE_SERVE_ARGS adds options to the edge
-# server of the throughput runs (e.g. "--audit-max-wait-us 0").
+# server of the throughput runs (e.g. "--audit-max-wait-us 0");
+# THROUGHPUT_CLOUD=none runs them without a cloud (every answer on the edge
+# path: the cloud server shares this machine's cores otherwise);
+# CONNECTIONS sets the load generator's connections (default 64).
 set -euo pipefail
 args="$*"
 bin="$1"; edge_model="$2"; cloud_model="$3"; policy="$4"; queries="$5"; out="$6"; shift 6
 rates=("$@")
 read -r -a edge_extra <<< "${EDGE_SERVE_ARGS:-}"
+connections="${CONNECTIONS:-64}"
 [ ${#rates[@]} -gt 0 ] || rates=(500 1000 1500 2000)
 mkdir -p "$out"
 pids=()
@@ -30,14 +34,16 @@ start cloud --role cloud --model "$cloud_model" --workers 1
 cloud_pid=$last_pid
 cloud_url="http://127.0.0.1:$port"
 
+throughput_cloud=(--cloud "$cloud_url")
+[ "${THROUGHPUT_CLOUD:-}" = none ] && throughput_cloud=()
 results="[]"
 for rate in "${rates[@]}"; do
   rm -f "$out/audit-$rate.db"*
-  start edge --role edge --model "$edge_model" --policy "$policy" --cloud "$cloud_url" \
+  start edge --role edge --model "$edge_model" --policy "$policy" "${throughput_cloud[@]}" \
     --audit "sqlite:$out/audit-$rate.db" --workers "$(nproc)" "${edge_extra[@]}"
   edge_pid=$last_pid
   "$bin" load --url "http://127.0.0.1:$port" --input "$queries" --rate "$rate" --duration 20 \
-    --connections 64 --json > "$out/load-$rate.json"
+    --connections "$connections" --json > "$out/load-$rate.json"
   curl -fsS "http://127.0.0.1:$port/v1/stats" > "$out/stats-$rate.json"
   kill -TERM "$edge_pid"; wait "$edge_pid" || true
   rows=$("$bin" audit count --audit "sqlite:$out/audit-$rate.db" | grep -o '[0-9]*' | head -1)
@@ -65,8 +71,9 @@ jq -n --argjson runs "$results" --slurpfile ol "$out/outage-load.json" --slurpfi
   '{commit: $commit, machine: $machine, threads: $threads, runs: $runs, outage: {load: $ol[0], stats: $os[0]}}' \
   > "$out/service.json"
 
+env_shown="${EDGE_SERVE_ARGS:+EDGE_SERVE_ARGS=\"$EDGE_SERVE_ARGS\" }${THROUGHPUT_CLOUD:+THROUGHPUT_CLOUD=$THROUGHPUT_CLOUD }${CONNECTIONS:+CONNECTIONS=$CONNECTIONS }"
 printf '\ncommand: %sbench/service/run.sh %s\nmachine: %s, %s threads, commit %s\n\n' \
-  "${EDGE_SERVE_ARGS:+EDGE_SERVE_ARGS=\"$EDGE_SERVE_ARGS\" }" "$args" "$machine" "$(nproc)" "$commit"
+  "$env_shown" "$args" "$machine" "$(nproc)" "$commit"
 printf '| offered q/s | achieved q/s | 2xx | non-2xx | p50 ms | p99 ms | audit rows | edge share |\n|---|---|---|---|---|---|---|---|\n'
 jq -r '.runs[] | "| \(.rate) | \(.load.throughput | floor) | \(.load.status."2xx") | \(.load.completed - .load.status."2xx") | \(.load.latency_ms.p50 * 100 | round / 100) | \(.load.latency_ms.p99 * 100 | round / 100) | \(.audit_rows) | \(.edge_share * 1000 | round / 10)% |"' "$out/service.json"
 printf '\noutage (cloud killed at 5 s of 20 s, 300 q/s): '
