@@ -24,19 +24,25 @@ int to_ms(time_t sec, time_t usec) {
   return static_cast<int>(std::clamp<long long>(ms, 0, 24LL * 3600 * 1000));
 }
 
-// Waits until fd has `events` or timeout_ms passes; false on timeout, error or
-// hang-up without data. Restarts after a signal with the time that is left.
-bool wait_for(int fd, short events, int timeout_ms) {
+// poll() until timeout_ms from now, restarted after a signal with the time
+// that is left: > 0 when some fd has events, 0 at the timeout, < 0 on error.
+int poll_for(pollfd* fds, nfds_t n, int timeout_ms) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   for (;;) {
-    pollfd p{fd, events, 0};
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
-    const int n = ::poll(&p, 1, static_cast<int>(std::max<long long>(left, 0)));
-    if (n > 0) return (p.revents & (events | POLLHUP | POLLERR)) != 0;
-    if (n == 0) return false;
-    if (errno != EINTR) return false;
+    const int r = ::poll(fds, n, static_cast<int>(std::max<long long>(left, 0)));
+    if (r >= 0 || errno != EINTR) return r;
   }
+}
+
+// After a send/recv failed with errno: true when it is worth retrying (a
+// signal, or the socket became ready for `events` within timeout_ms).
+bool retry_after_failure(int fd, short events, int timeout_ms) {
+  if (errno == EINTR) return true;
+  if (errno != EAGAIN && errno != EWOULDBLOCK) return false;
+  pollfd p{fd, events, 0};
+  return poll_for(&p, 1, timeout_ms) > 0;
 }
 
 void address_of(const sockaddr_storage& a, std::string& ip, int& port) {
@@ -64,8 +70,8 @@ class ConnectionStream final : public httplib::Stream {
   ConnectionStream(int fd, int read_timeout_ms, int write_timeout_ms)
       : fd_(fd), read_timeout_ms_(read_timeout_ms), write_timeout_ms_(write_timeout_ms) {}
 
-  bool is_readable() const override { return off_ < len_ || wait_for(fd_, POLLIN, read_timeout_ms_); }
-  bool is_writable() const override { return wait_for(fd_, POLLOUT, write_timeout_ms_); }
+  bool is_readable() const override { return off_ < len_ || ready(POLLIN, read_timeout_ms_); }
+  bool is_writable() const override { return ready(POLLOUT, write_timeout_ms_); }
 
   ssize_t read(char* ptr, size_t size) override {
     if (off_ < len_) return take(ptr, size);
@@ -94,7 +100,7 @@ class ConnectionStream final : public httplib::Stream {
       const ssize_t n = ::send(fd_, out_.data() + off, out_.size() - off, MSG_DONTWAIT | MSG_NOSIGNAL);
       if (n >= 0) {
         off += static_cast<std::size_t>(n);
-      } else if (errno != EINTR && !((errno == EAGAIN || errno == EWOULDBLOCK) && wait_for(fd_, POLLOUT, write_timeout_ms_))) {
+      } else if (!retry_after_failure(fd_, POLLOUT, write_timeout_ms_)) {
         broken_ = true;
       }
     }
@@ -119,15 +125,8 @@ class ConnectionStream final : public httplib::Stream {
   // timeout, or once the stop event is readable.
   bool next_request(int keep_alive_ms, int stop_event) const {
     if (off_ < len_) return true;  // pipelined: already read
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(keep_alive_ms);
-    for (;;) {
-      pollfd p[2] = {{fd_, POLLIN, 0}, {stop_event, POLLIN, 0}};
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
-      const int n = ::poll(p, 2, static_cast<int>(std::max<long long>(left, 0)));
-      if (n > 0) return p[1].revents == 0 && p[0].revents != 0;
-      if (n == 0 || errno != EINTR) return false;
-    }
+    pollfd p[2] = {{fd_, POLLIN, 0}, {stop_event, POLLIN, 0}};
+    return poll_for(p, 2, keep_alive_ms) > 0 && p[1].revents == 0 && p[0].revents != 0;
   }
 
  private:
@@ -144,10 +143,15 @@ class ConnectionStream final : public httplib::Stream {
     for (;;) {
       const ssize_t n = ::recv(fd_, ptr, size, MSG_DONTWAIT);
       if (n >= 0) return n;
-      if (errno == EINTR) continue;
-      if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_for(fd_, POLLIN, read_timeout_ms_)) continue;
-      return -1;
+      if (!retry_after_failure(fd_, POLLIN, read_timeout_ms_)) return -1;
     }
+  }
+
+  // The socket has `events` (or an error or hang-up, which the next call
+  // reports) within timeout_ms.
+  bool ready(short events, int timeout_ms) const {
+    pollfd p{fd_, events, 0};
+    return poll_for(&p, 1, timeout_ms) > 0;
   }
 
   void lookup() const {

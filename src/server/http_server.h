@@ -4,9 +4,10 @@
 // Why: cpp-httplib 0.11 (the Debian bookworm package) waits for the next
 // request on a keep-alive connection by polling 10 ms at a time and sleeping
 // 1 ms between polls, and polls the socket before every read and every write.
-// Under the service's load test that was 8 poll() and 2 nanosleep() calls
-// and about 6 context switches per answer, every idle connection waking
-// twice per 11 ms, and a request that arrived during a sleep waited for it.
+// Measured on the edge server: 8 poll() and 2 nanosleep() calls per answer at
+// 500 q/s, 6 voluntary context switches per answer at 1,500 q/s; every idle
+// connection wakes twice per 11 ms, and a request that arrives during a sleep
+// waits for it.
 // Here a connection waits for its next request in one poll() on the socket
 // and a stop event, reads and writes without polling first (it polls only
 // when the socket would block), and looks its addresses up once.
