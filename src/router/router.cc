@@ -31,8 +31,11 @@ std::string new_request_id() {
     std::seed_seq seq{rd(), rd(), rd(), rd()};
     return std::mt19937_64(seq);
   }();
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
   char buf[33];
-  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(rng()),
+  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(us),
                 static_cast<unsigned long long>(rng()));
   return buf;
 }

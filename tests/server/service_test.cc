@@ -4,8 +4,10 @@
 // audit row count; the monitor's endpoints, feedback accuracy and shadow
 // agreement against hand-computed values.
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <future>
+#include <set>
 #include <thread>
 
 #include <unistd.h>
@@ -180,6 +182,32 @@ TEST(Service, ClassifyAnswersWithEveryDocumentedField) {
   EXPECT_EQ(e.body["reason"], "edge_only");
   EXPECT_EQ(e.body["route"], "edge");
   EXPECT_EQ(e.body["request_id"].get<std::string>().size(), 32u);
+}
+
+// Generated ids: 32 lowercase hex digits, unique, and in time order (the
+// first 16 digits are the wall clock's microseconds), so that the audit log's
+// request_id index grows at one end.
+TEST(Service, GeneratedRequestIdsAreUniqueAndSortByTime) {
+  const auto now_us = [] {
+    return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  const std::int64_t before = now_us();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 2000; ++i) ids.push_back(router::new_request_id());
+  const std::int64_t after = now_us();
+  std::set<std::string> distinct(ids.begin(), ids.end());
+  EXPECT_EQ(distinct.size(), ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    ASSERT_EQ(ids[i].size(), 32u) << ids[i];
+    ASSERT_EQ(ids[i].find_first_not_of("0123456789abcdef"), std::string::npos) << ids[i];
+    const std::int64_t us = std::stoll(ids[i].substr(0, 16), nullptr, 16);
+    EXPECT_GE(us, before) << ids[i];
+    EXPECT_LE(us, after) << ids[i];
+    if (i > 0) {
+      EXPECT_LE(ids[i - 1].substr(0, 16), ids[i].substr(0, 16)) << "ids out of time order";
+    }
+  }
 }
 
 TEST(Service, MalformedRequestsGetTheRight4xxWithAJsonError) {

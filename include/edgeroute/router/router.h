@@ -130,7 +130,11 @@ class Router {
   std::unique_ptr<ShadowSampler> shadow_;  // last: its callback uses ledger_
 };
 
-// A request id: 16 random bytes as 32 hex characters.
+// A request id: 32 hex characters, the wall clock's microseconds since the
+// epoch (16) and then 64 random bits (16). Ids sort by time, so the audit
+// log's request_id index grows at its right edge: with 128 random bits every
+// answer dirtied its own index page (measured: 3.1 SQLite page writes per
+// answer at 1,000 q/s; docs/audit.md).
 std::string new_request_id();
 
 }  // namespace edgeroute::router
