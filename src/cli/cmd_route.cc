@@ -67,7 +67,6 @@ void run_route(const RouteOptions& o) {
       throw Error(o.input + ":" + std::to_string(table.source_lines[i]) + ": " + e.what());
     }
     latencies.push_back(r.latency_ms);
-    nlohmann::json j = r.to_json();
     if (lc) {
       if (!edge.labels().id(truth[i])) {
         throw Error(o.input + ":" + std::to_string(table.source_lines[i]) + ": label '" + truth[i] +
@@ -84,11 +83,15 @@ void run_route(const RouteOptions& o) {
         ++cloud_n;
         cloud_correct += ok ? 1 : 0;
       }
-      j["truth"] = truth[i];
     }
     if (o.json) {
-      j.erase("probabilities");
-      std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+      std::string line;
+      JsonWriter w(line);
+      w.begin_object();
+      r.write_json_members(w, /*with_probabilities=*/false);
+      if (lc) w.key("truth").value(truth[i]);
+      w.end_object();
+      std::cout << line << "\n";
     } else if (!o.quiet) {
       std::string shown = texts[i].substr(0, 60);
       std::printf("%-5s %-22s %-28s %.3f  %s\n", r.route.c_str(), std::string(router::to_string(r.reason)).c_str(),

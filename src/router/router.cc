@@ -40,42 +40,54 @@ std::string new_request_id() {
   return buf;
 }
 
-nlohmann::json RouteResult::to_json() const {
-  nlohmann::json probs = nlohmann::json::object();
-  for (const auto& [l, p] : probabilities) probs[l] = p;
-  nlohmann::json pii_kinds = nlohmann::json::array();
-  for (const text::PiiSpan& s : pii) pii_kinds.push_back(std::string(text::to_string(s.kind)));
-  nlohmann::json j = {
-      {"request_id", request_id},
-      {"label", label},
-      {"confidence", confidence},
-      {"probabilities", std::move(probs)},
-      {"route", route},
-      {"reason", std::string(to_string(reason))},
-      {"degraded", degraded},
-      {"edge",
-       {{"label", edge_label},
-        {"confidence", edge_confidence},
-        {"margin", signals.margin},
-        {"entropy", signals.entropy},
-        {"energy", signals.energy},
-        {"tokens", tokens},
-        {"truncated", truncated}}},
-      {"complexity",
-       {{"score", complexity.score},
-        {"length", complexity.length},
-        {"syntax", complexity.syntax},
-        {"uncertainty", complexity.uncertainty},
-        {"emotion", complexity.emotion}}},
-      {"pii", std::move(pii_kinds)},
-      {"cost_usd", cost_usd},
-      {"cloud_only_cost_usd", cloud_only_cost_usd},
-      {"latency_ms", latency_ms},
-      {"edge_ms", edge_ms},
-      {"cloud_ms", cloud_ms},
-  };
-  if (cloud_failure != CloudFailure::kNone) j["cloud_failure"] = std::string(to_string(cloud_failure));
-  return j;
+void RouteResult::write_json(JsonWriter& w, bool with_probabilities) const {
+  w.begin_object();
+  write_json_members(w, with_probabilities);
+  w.end_object();
+}
+
+void RouteResult::write_json_members(JsonWriter& w, bool with_probabilities) const {
+  w.key("request_id").value(request_id);
+  w.key("label").value(label);
+  w.key("confidence").value(confidence);
+  if (with_probabilities) {
+    w.key("probabilities").begin_object();
+    if (edge_labels != nullptr) {
+      for (std::size_t i = 0; i < edge_probabilities.size() && i < edge_labels->size(); ++i) {
+        w.key((*edge_labels)[i]).value(edge_probabilities[i]);
+      }
+    }
+    for (const auto& [l, p] : cloud_probabilities) w.key(l).value(p);
+    w.end_object();
+  }
+  w.key("route").value(route);
+  w.key("reason").value(to_string(reason));
+  w.key("degraded").value(degraded);
+  w.key("edge").begin_object();
+  w.key("label").value(edge_label);
+  w.key("confidence").value(edge_confidence);
+  w.key("margin").value(signals.margin);
+  w.key("entropy").value(signals.entropy);
+  w.key("energy").value(signals.energy);
+  w.key("tokens").value(tokens);
+  w.key("truncated").value(truncated);
+  w.end_object();
+  w.key("complexity").begin_object();
+  w.key("score").value(complexity.score);
+  w.key("length").value(complexity.length);
+  w.key("syntax").value(complexity.syntax);
+  w.key("uncertainty").value(complexity.uncertainty);
+  w.key("emotion").value(complexity.emotion);
+  w.end_object();
+  w.key("pii").begin_array();
+  for (const text::PiiSpan& s : pii) w.value(text::to_string(s.kind));
+  w.end_array();
+  w.key("cost_usd").value(cost_usd);
+  w.key("cloud_only_cost_usd").value(cloud_only_cost_usd);
+  w.key("latency_ms").value(latency_ms);
+  w.key("edge_ms").value(edge_ms);
+  w.key("cloud_ms").value(cloud_ms);
+  if (cloud_failure != CloudFailure::kNone) w.key("cloud_failure").value(to_string(cloud_failure));
 }
 
 void Ledger::record(const RouteResult& r) {
@@ -216,7 +228,8 @@ RouteResult Router::route_classified(const std::string& request_id, std::string_
   r.route = "edge";
   r.label = r.edge_label;
   r.confidence = p.confidence;
-  for (std::size_t i = 0; i < p.probabilities.size(); ++i) r.probabilities.emplace_back(names[i], p.probabilities[i]);
+  r.edge_labels = &names;
+  r.edge_probabilities = p.probabilities;
   r.cost_usd = policy.prices.edge_usd;
   r.cloud_only_cost_usd = policy.prices.cloud_usd;
   if (computed) computed();
@@ -235,7 +248,8 @@ RouteResult Router::route_classified(const std::string& request_id, std::string_
         r.route = "cloud";
         r.label = out.answer.label;
         r.confidence = out.answer.confidence;
-        r.probabilities = out.answer.probabilities;
+        r.edge_probabilities.clear();
+        r.cloud_probabilities = out.answer.probabilities;
         const double cloud_cost = out.answer.cost_usd >= 0 ? out.answer.cost_usd : policy.prices.cloud_usd;
         r.cost_usd += cloud_cost;
         ledger_.add_cloud_spend(now_us, cloud_cost);

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "edgeroute/common/error.h"
+#include "edgeroute/common/json_writer.h"
 #include "edgeroute/monitor/dashboard.h"
 #include "edgeroute/monitor/metrics.h"
 #include "edgeroute/text/utf8.h"
@@ -377,8 +378,13 @@ struct Service::Impl {
   }
 
   static void reply(httplib::Response& res, int status, const json& body) {
+    reply_body(res, status, body.dump(-1, ' ', false, json::error_handler_t::replace));
+  }
+  // A JSON body already written; moved, not copied.
+  static void reply_body(httplib::Response& res, int status, std::string body) {
     res.status = status;
-    res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+    res.body = std::move(body);
+    res.set_header("Content-Type", "application/json");
   }
   static void reply_error(httplib::Response& res, const HttpError& e) {
     reply(res, e.status, {{"error", {{"code", e.code}, {"message", e.message}}}});
@@ -520,7 +526,8 @@ struct Service::Impl {
 
   // A single-text request (give_back_worker) was admitted with its text as
   // the ticket's; a batch request keeps its slot and classifies text by text.
-  json answer(const std::string& request_id, const std::string& text, Admission& adm, bool give_back_worker) {
+  void answer(JsonWriter& w, const std::string& request_id, const std::string& text, Admission& adm,
+              bool give_back_worker) {
     if (o.role == Role::kCloud) {
       const auto t0 = give_back_worker ? adm.t0 : std::chrono::steady_clock::now();
       std::vector<engine::Prediction> preds;
@@ -531,15 +538,21 @@ struct Service::Impl {
         preds.push_back(predict(adm));
       }
       const engine::Prediction& p = preds.front();
-      json probs = json::object();
       const auto& names = model.labels().names();
-      for (std::size_t i = 0; i < p.probabilities.size(); ++i) probs[names[i]] = p.probabilities[i];
       const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       answers.inc({"cloud_model", "cloud_role"});
       answer_seconds.observe({"cloud_model"}, ms / 1000.0);
-      return {{"request_id", request_id},   {"label", names[static_cast<std::size_t>(p.label)]},
-              {"confidence", p.confidence}, {"probabilities", std::move(probs)},
-              {"route", "cloud_model"},     {"latency_ms", ms}};
+      w.begin_object();
+      w.key("request_id").value(request_id);
+      w.key("label").value(names[static_cast<std::size_t>(p.label)]);
+      w.key("confidence").value(static_cast<double>(p.confidence));
+      w.key("probabilities").begin_object();
+      for (std::size_t i = 0; i < p.probabilities.size(); ++i) w.key(names[i]).value(p.probabilities[i]);
+      w.end_object();
+      w.key("route").value("cloud_model");
+      w.key("latency_ms").value(ms);
+      w.end_object();
+      return;
     }
     router::RouteResult r;
     try {
@@ -576,7 +589,7 @@ struct Service::Impl {
       ob.complexity = r.complexity.score;
       mon->record(ob);
     }
-    return r.to_json();
+    r.write_json(w);
   }
 
   // The checks every monitor endpoint shares: token, a monitor, a known
@@ -619,7 +632,10 @@ struct Service::Impl {
         const std::string text = text_field(body["text"], "text");
         const std::string id = request_id_of(body);
         Admission adm(*this, text);
-        reply(res, 200, answer(id, text, adm, true));
+        std::string out;
+        JsonWriter w(out);
+        answer(w, id, text, adm, true);
+        reply_body(res, 200, std::move(out));
       });
     });
     http.Post("/v1/classify/batch", [this](const httplib::Request& req, httplib::Response& res) {
@@ -638,9 +654,12 @@ struct Service::Impl {
         for (std::size_t i = 0; i < texts.size(); ++i)
           items.push_back(text_field(texts[i], "texts[" + std::to_string(i) + "]"));
         Admission adm(*this);
-        json results = json::array();
-        for (const std::string& t : items) results.push_back(answer(router::new_request_id(), t, adm, false));
-        reply(res, 200, {{"results", std::move(results)}});
+        std::string out;
+        JsonWriter w(out);
+        w.begin_object().key("results").begin_array();
+        for (const std::string& t : items) answer(w, router::new_request_id(), t, adm, false);
+        w.end_array().end_object();
+        reply_body(res, 200, std::move(out));
       });
     });
     http.Post("/v1/feedback", [this](const httplib::Request& req, httplib::Response& res) {

@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "edgeroute/common/clock.h"
+#include "edgeroute/common/json_writer.h"
 #include "edgeroute/engine/classifier.h"
 #include "edgeroute/router/audit.h"
 #include "edgeroute/router/cloud.h"
@@ -37,7 +38,12 @@ struct RouteResult {
   std::string request_id;
   std::string label;  // the answer
   double confidence = 0;
-  std::vector<std::pair<std::string, double>> probabilities;  // of the model that answered (may be empty)
+  // Probabilities of the model that answered (either may be empty): an edge
+  // answer's, one per label of `edge_labels` (the edge model's label names,
+  // not copied: valid while the router lives), or a cloud answer's, by name.
+  const std::vector<std::string>* edge_labels = nullptr;
+  std::vector<float> edge_probabilities;
+  std::vector<std::pair<std::string, double>> cloud_probabilities;
   std::string route;                                          // "edge" | "cloud"
   Reason reason = Reason::kOptimalEdge;
   bool degraded = false;
@@ -52,7 +58,11 @@ struct RouteResult {
   double latency_ms = 0, edge_ms = 0, cloud_ms = 0;
   std::int64_t tokens = 0;
   bool truncated = false;
-  nlohmann::json to_json() const;
+  // The answer as one JSON object (docs/openapi.yaml, Answer); without the
+  // probabilities when `with_probabilities` is false.
+  void write_json(JsonWriter& w, bool with_probabilities = true) const;
+  // Only the members, for a caller that adds its own to the same object.
+  void write_json_members(JsonWriter& w, bool with_probabilities = true) const;
 };
 
 // Running totals for /v1/stats and the route summary: the seed's system
