@@ -279,15 +279,17 @@ RouteResult Router::route_classified(const std::string& request_id, std::string_
     a.latency_ms = r.latency_ms;
     a.edge_label = r.edge_label;
     a.edge_confidence = r.edge_confidence;
-    nlohmann::json details = {{"complexity", r.complexity.score},
-                              {"margin", s.margin},
-                              {"entropy", s.entropy},
-                              {"energy", s.energy},
-                              {"tokens", r.tokens},
-                              {"edge_ms", r.edge_ms},
-                              {"cloud_ms", r.cloud_ms}};
-    if (r.cloud_failure != CloudFailure::kNone) details["cloud_failure"] = std::string(to_string(r.cloud_failure));
-    a.details_json = details.dump();
+    JsonWriter details(a.details_json);
+    details.begin_object();
+    details.key("complexity").value(r.complexity.score);
+    details.key("margin").value(s.margin);
+    details.key("entropy").value(s.entropy);
+    details.key("energy").value(s.energy);
+    details.key("tokens").value(r.tokens);
+    details.key("edge_ms").value(r.edge_ms);
+    details.key("cloud_ms").value(r.cloud_ms);
+    if (r.cloud_failure != CloudFailure::kNone) details.key("cloud_failure").value(to_string(r.cloud_failure));
+    details.end_object();
     parts_.audit->write(std::move(a));
   }
   ledger_.record(r);
