@@ -119,6 +119,7 @@ TEST(RouteCli, JsonLinesCarryTheDecisionAndTheTruth) {
     const nlohmann::json j = nlohmann::json::parse(line);
     EXPECT_TRUE(j.contains("reason"));
     EXPECT_TRUE(j.contains("truth"));
+    EXPECT_FALSE(j.contains("probabilities"));
     EXPECT_EQ(j["route"], "edge");
     ++n;
   }
