@@ -16,6 +16,8 @@
 
 namespace edgeroute::cli {
 
+using text::JsonWriter;
+
 namespace {
 
 struct RouteOptions {

@@ -40,13 +40,13 @@ std::string new_request_id() {
   return buf;
 }
 
-void RouteResult::write_json(JsonWriter& w, bool with_probabilities) const {
+void RouteResult::write_json(text::JsonWriter& w, bool with_probabilities) const {
   w.begin_object();
   write_json_members(w, with_probabilities);
   w.end_object();
 }
 
-void RouteResult::write_json_members(JsonWriter& w, bool with_probabilities) const {
+void RouteResult::write_json_members(text::JsonWriter& w, bool with_probabilities) const {
   w.key("request_id").value(request_id);
   w.key("label").value(label);
   w.key("confidence").value(confidence);
@@ -279,7 +279,7 @@ RouteResult Router::route_classified(const std::string& request_id, std::string_
     a.latency_ms = r.latency_ms;
     a.edge_label = r.edge_label;
     a.edge_confidence = r.edge_confidence;
-    JsonWriter details(a.details_json);
+    text::JsonWriter details(a.details_json);
     details.begin_object();
     details.key("complexity").value(r.complexity.score);
     details.key("margin").value(s.margin);

@@ -16,13 +16,15 @@
 #include <nlohmann/json.hpp>
 
 #include "edgeroute/common/error.h"
-#include "edgeroute/common/json_writer.h"
+#include "edgeroute/text/json_writer.h"
 #include "edgeroute/monitor/dashboard.h"
 #include "edgeroute/monitor/metrics.h"
 #include "edgeroute/text/utf8.h"
 #include "http_server.h"
 
 namespace edgeroute::server {
+
+using text::JsonWriter;
 
 namespace {
 

@@ -24,7 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "edgeroute/common/clock.h"
-#include "edgeroute/common/json_writer.h"
+#include "edgeroute/text/json_writer.h"
 #include "edgeroute/engine/classifier.h"
 #include "edgeroute/router/audit.h"
 #include "edgeroute/router/cloud.h"
@@ -60,9 +60,9 @@ struct RouteResult {
   bool truncated = false;
   // The answer as one JSON object (docs/openapi.yaml, Answer); without the
   // probabilities when `with_probabilities` is false.
-  void write_json(JsonWriter& w, bool with_probabilities = true) const;
+  void write_json(text::JsonWriter& w, bool with_probabilities = true) const;
   // Only the members, for a caller that adds its own to the same object.
-  void write_json_members(JsonWriter& w, bool with_probabilities = true) const;
+  void write_json_members(text::JsonWriter& w, bool with_probabilities = true) const;
 };
 
 // Running totals for /v1/stats and the route summary: the seed's system

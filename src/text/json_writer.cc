@@ -1,43 +1,15 @@
-#include "edgeroute/common/json_writer.h"
+#include "edgeroute/text/json_writer.h"
 
 #include <charconv>
 #include <cmath>
 #include <system_error>
 
 #include "edgeroute/common/error.h"
+#include "edgeroute/text/utf8.h"
 
-namespace edgeroute {
+namespace edgeroute::text {
 
 namespace {
-
-// Length of the valid UTF-8 sequence at s[i] (2..4), or 0 when the bytes
-// there are not one (stray continuation, overlong form, surrogate, beyond
-// U+10FFFF, or cut short).
-std::size_t utf8_sequence(std::string_view s, std::size_t i) {
-  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char c = b(i);
-  std::size_t n = 0;
-  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-  if (c >= 0xC2 && c <= 0xDF) {
-    n = 2;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    n = 3;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    n = 4;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  if (b(i + 1) < lo || b(i + 1) > hi) return 0;
-  for (std::size_t k = 2; k < n; ++k) {
-    if (b(i + k) < 0x80 || b(i + k) > 0xBF) return 0;
-  }
-  return n;
-}
 
 // Shortest round-trip text of a finite number; a ".0" keeps an integral
 // value reading back as a floating-point number, as nlohmann::json writes it.
@@ -57,22 +29,22 @@ void append_number(std::string& out, T v) {
 }  // namespace
 
 void append_json_string(std::string& out, std::string_view s) {
+  // Ill-formed input (rare: the service validates its texts) is first
+  // repaired the way the tokenizer's kReplace policy does it.
+  std::string repaired;
+  if (find_invalid_utf8(s)) {
+    std::u32string cps;
+    decode_utf8(s, Utf8Policy::kReplace, cps);
+    repaired = encode_utf8(cps);
+    s = repaired;
+  }
   static constexpr char kHex[] = "0123456789abcdef";
   out.reserve(out.size() + s.size() + 2);
   out += '"';
   std::size_t run = 0;  // start of the bytes not yet copied
-  for (std::size_t i = 0; i < s.size();) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-      ++i;
-      continue;
-    }
-    if (c >= 0x80) {
-      if (const std::size_t n = utf8_sequence(s, i); n > 0) {
-        i += n;
-        continue;
-      }
-    }
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
     out.append(s.data() + run, i - run);
     switch (c) {
       case '"': out += "\\\""; break;
@@ -83,15 +55,11 @@ void append_json_string(std::string& out, std::string_view s) {
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
       default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 0xF];
-        } else {
-          out += "\xEF\xBF\xBD";  // U+FFFD for a byte that is not valid UTF-8
-        }
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 0xF];
     }
-    run = ++i;
+    run = i + 1;
   }
   out.append(s.data() + run, s.size() - run);
   out += '"';
@@ -167,4 +135,4 @@ JsonWriter& JsonWriter::null() {
   return *this;
 }
 
-}  // namespace edgeroute
+}  // namespace edgeroute::text

@@ -2,7 +2,8 @@
 // allocation per value. The service's answers go through it (an answer names
 // every label's probability; building an nlohmann::json object for it cost two
 // allocations per label). Output is compact and valid JSON: strings are
-// escaped as nlohmann::json does it (with invalid UTF-8 replaced by U+FFFD),
+// escaped as nlohmann::json does it, with every maximal ill-formed UTF-8
+// subpart replaced by U+FFFD (text/utf8.h's kReplace policy),
 // doubles are the shortest text that reads back as the same double, floats the
 // shortest that reads back as the same float, and NaN or infinities are null.
 #pragma once
@@ -12,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-namespace edgeroute {
+namespace edgeroute::text {
 
 class JsonWriter {
  public:
@@ -52,4 +53,4 @@ class JsonWriter {
 // `s` as a JSON string literal, quotes included.
 void append_json_string(std::string& out, std::string_view s);
 
-}  // namespace edgeroute
+}  // namespace edgeroute::text

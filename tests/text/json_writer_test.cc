@@ -1,6 +1,6 @@
 // JsonWriter against nlohmann::json's parser: what it writes must parse, and
 // read back as the same values (numbers bit for bit).
-#include "edgeroute/common/json_writer.h"
+#include "edgeroute/text/json_writer.h"
 
 #include <cmath>
 #include <cstdint>
@@ -14,7 +14,7 @@
 
 #include "edgeroute/common/error.h"
 
-namespace edgeroute {
+namespace edgeroute::text {
 namespace {
 
 std::string write_string(std::string_view s) {
@@ -50,6 +50,7 @@ TEST(JsonWriter, EscapesAsNlohmannDoes) {
   EXPECT_EQ(write_string("a\"b\\c\n"), R"("a\"b\\c\n")");
 }
 
+// Maximal subparts, as Python's bytes.decode("utf-8", errors="replace").
 TEST(JsonWriter, InvalidUtf8BecomesTheReplacementCharacter) {
   const std::string fffd = "\xEF\xBF\xBD";
   const struct {
@@ -61,7 +62,7 @@ TEST(JsonWriter, InvalidUtf8BecomesTheReplacementCharacter) {
       {"\xE0\x80\xAF", fffd + fffd + fffd},         // overlong, 3 bytes
       {"\xED\xA0\x80", fffd + fffd + fffd},         // UTF-16 surrogate
       {"\xF4\x90\x80\x80", fffd + fffd + fffd + fffd},  // beyond U+10FFFF
-      {"ab\xE2\x82", "ab" + fffd + fffd},           // cut short at the end
+      {"ab\xE2\x82", "ab" + fffd},                  // cut short at the end: one maximal subpart
       {"\xC3\xA9\xC3", "\xC3\xA9" + fffd},          // a valid one, then a cut one
   };
   for (const auto& c : cases) {
@@ -112,4 +113,4 @@ TEST(JsonWriter, RefusesUnbalancedOrTooDeepNesting) {
 }
 
 }  // namespace
-}  // namespace edgeroute
+}  // namespace edgeroute::text
