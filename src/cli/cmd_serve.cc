@@ -145,7 +145,7 @@ void register_serve(CLI::App& app) {
   cmd->add_option("--audit-key-file", o->audit_key_file,
                   "HMAC key for the audit log (default: $EDGEROUTE_AUDIT_KEY or PATH.key)");
   cmd->add_option("--audit-max-wait-us", o->audit_max_wait_us,
-                  "Group commit: under load (the previous commit held more than one record) wait at most "
+                  "Group commit: under load (the previous commit served more than one request thread) wait at most "
                   "this long after a batch's first record for more; 0: never wait")
       ->check(CLI::Range(std::int64_t{0}, std::int64_t{1'000'000}))
       ->capture_default_str();

@@ -7,6 +7,7 @@
 #include <deque>
 #include <exception>
 #include <mutex>
+#include <span>
 
 #include "audit_internal.h"
 #include "edgeroute/common/error.h"
@@ -119,7 +120,8 @@ VerifyResult verify_audit(const std::string& uri, const AuditOptions& options) {
 // records, oldest first; the others wait and are woken once, with their
 // outcome. A background writer thread cost two more context switches per
 // commit (its wake-up, and the wake-up of each waiter it served); docs/audit.md
-// has the futex counts before and after.
+// has the futex counts before and after. A write_all() call's records are
+// queued together and always committed in one transaction.
 struct AuditWriter::State {
   struct Pending {
     AuditRecord record;
@@ -127,10 +129,11 @@ struct AuditWriter::State {
     bool done = false;
     std::int64_t seq = 0;
     std::string error;
-    // Its own, so a commit wakes exactly the writers it committed: one shared
-    // condition variable woke every waiting request thread on every commit,
-    // and each went back to sleep unless its record was in that batch.
-    std::condition_variable cv;
+    // The writer's own (shared by the records of one write_all()), so a
+    // commit wakes exactly the writers it committed: one shared condition
+    // variable woke every waiting request thread on every commit, and each
+    // went back to sleep unless its record was in that batch.
+    std::condition_variable* cv = nullptr;
   };
 
   std::unique_ptr<AuditSink> sink;
@@ -141,29 +144,34 @@ struct AuditWriter::State {
   std::deque<Pending*> queue;
   bool committing = false;
   bool stopping = false;
-  // Records in the previous commit; the first batch waits as if under load.
-  std::size_t last_batch = 0;
+  // Writers served by the previous commit; the first commit waits as if under load.
+  std::size_t last_writers = 2;
   AuditWriterStats stats;
   std::vector<Pending*> taken;
   std::vector<AuditRecord> batch;
 
   // Called with mu held (lk) by the leader: commits up to max_batch queued
-  // records, oldest first, and wakes their writers.
+  // records (more when the last writer's records would be split), oldest
+  // first, and wakes their writers.
   void lead(std::unique_lock<std::mutex>& lk) {
     committing = true;
-    // Wait for company only under load, i.e. when the previous commit carried more
-    // than one record: alone, a record is committed at once.
-    if (queue.size() < max_batch && !stopping && max_wait.count() > 0 && last_batch > 1) {
+    // Wait for company only under load, i.e. when the previous commit served
+    // more than one writer: alone, a writer's records are committed at once.
+    if (queue.size() < max_batch && !stopping && max_wait.count() > 0 && last_writers > 1) {
       ++stats.waited;
       const auto deadline = queue.front()->enqueued + max_wait;
       leader_cv.wait_until(lk, deadline, [&] { return stopping || queue.size() >= max_batch; });
     }
-    const std::size_t n = std::min(max_batch, queue.size());
-    last_batch = n;
+    std::size_t n = std::min(max_batch, queue.size());
+    while (n < queue.size() && queue[n]->cv == queue[n - 1]->cv) ++n;
     taken.assign(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(n));
     queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(n));
     batch.clear();
-    for (Pending* p : taken) batch.push_back(std::move(p->record));
+    last_writers = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      batch.push_back(std::move(taken[i]->record));
+      if (i == 0 || taken[i]->cv != taken[i - 1]->cv) ++last_writers;
+    }
     lk.unlock();
 
     std::string error;
@@ -183,7 +191,8 @@ struct AuditWriter::State {
       taken[i]->done = true;
       taken[i]->seq = batch[i].seq;
       taken[i]->error = error;
-      taken[i]->cv.notify_one();  // under mu: the waiter may destroy it once mu is released
+      // Under mu: the waiter may destroy its records once mu is released.
+      if (i + 1 == n || taken[i + 1]->cv != taken[i]->cv) taken[i]->cv->notify_one();
     }
     if (error.empty()) {
       ++stats.commits;
@@ -195,8 +204,35 @@ struct AuditWriter::State {
     stats.commit_seconds_max = std::max(stats.commit_seconds_max, seconds);
     committing = false;
     // The oldest writer still waiting leads the next commit.
-    if (!queue.empty()) queue.front()->cv.notify_one();
+    if (!queue.empty()) queue.front()->cv->notify_one();
     if (stopping) leader_cv.notify_all();
+  }
+
+  // Queues `pending` (one writer's records, in order) and returns once they
+  // are committed or their commit failed, leading commits while none is in flight.
+  void write(std::span<Pending> pending) {
+    std::condition_variable cv;
+    const auto now = std::chrono::steady_clock::now();
+    std::unique_lock lk(mu);
+    if (stopping) {
+      throw Error("audit writer is shutting down: record for request_id '" + pending.front().record.request_id +
+                  "' not written");
+    }
+    for (Pending& p : pending) {
+      p.enqueued = now;
+      p.cv = &cv;
+      queue.push_back(&p);
+    }
+    if (committing && queue.size() >= max_batch) leader_cv.notify_all();
+    const Pending& last = pending.back();
+    while (!last.done) {
+      if (!committing) {
+        lead(lk);
+      } else {
+        cv.wait(lk, [&] { return last.done || (!committing && queue.front()->cv == &cv); });
+      }
+    }
+    if (!last.error.empty()) throw Error("audit commit failed: " + last.error);
   }
 };
 
@@ -206,7 +242,6 @@ AuditWriter::AuditWriter(std::unique_ptr<AuditSink> sink, std::size_t max_batch,
   state_->sink = std::move(sink);
   state_->max_batch = std::max<std::size_t>(1, max_batch);
   state_->max_wait = max_wait;
-  state_->last_batch = state_->max_batch;
 }
 
 AuditWriter::~AuditWriter() {
@@ -217,24 +252,17 @@ AuditWriter::~AuditWriter() {
 }
 
 std::int64_t AuditWriter::write(AuditRecord record) {
-  State& s = *state_;
   State::Pending p;
   p.record = std::move(record);
-  p.enqueued = std::chrono::steady_clock::now();
-  std::unique_lock lk(s.mu);
-  if (s.stopping)
-    throw Error("audit writer is shutting down: record for request_id '" + p.record.request_id + "' not written");
-  s.queue.push_back(&p);
-  if (s.committing && s.queue.size() >= s.max_batch) s.leader_cv.notify_all();
-  while (!p.done) {
-    if (!s.committing) {
-      s.lead(lk);
-    } else {
-      p.cv.wait(lk, [&] { return p.done || (!s.committing && s.queue.front() == &p); });
-    }
-  }
-  if (!p.error.empty()) throw Error("audit commit failed: " + p.error);
+  state_->write(std::span(&p, 1));
   return p.seq;
+}
+
+void AuditWriter::write_all(std::vector<AuditRecord> records) {
+  if (records.empty()) return;
+  std::vector<State::Pending> pending(records.size());
+  for (std::size_t i = 0; i < records.size(); ++i) pending[i].record = std::move(records[i]);
+  state_->write(pending);
 }
 
 AuditSink& AuditWriter::sink() { return *state_->sink; }

@@ -493,11 +493,11 @@ TEST(AuditWriter, FailedCommitThrowsToTheWriter) {
 }
 
 // A batch waits for more records only under load: the first one (nothing known
-// yet) and any after a commit of several records; after a lone record the next
-// commits at once. No step depends on timing: the long waits end when the
+// yet) and any after a commit that served several writers; after a lone writer
+// the next commits at once. No step depends on timing: the long waits end when the
 // batch fills (max_batch 2), the short one by its deadline with one record
 // either way, and the start of a wait is read from stats().waited.
-TEST(AuditWriter, WaitsForCompanyOnlyAfterAMultiRecordCommit) {
+TEST(AuditWriter, WaitsForCompanyOnlyAfterAMultiWriterCommit) {
   std::atomic<bool> fail{false};
   {
     AuditWriter writer(std::make_unique<FlakySink>(fail), 2, std::chrono::seconds(60));
@@ -525,6 +525,80 @@ TEST(AuditWriter, WaitsForCompanyOnlyAfterAMultiRecordCommit) {
   const AuditWriterStats s = writer.stats();
   EXPECT_EQ(s.commits, 3u);
   EXPECT_EQ(s.waited, 1u);
+}
+
+// write_all(): one writer's records are one transaction even past max_batch,
+// a commit of one writer's several records is not "load" (the next writer
+// does not wait), and a failed commit records none of them.
+TEST(AuditWriter, WriteAllIsOneTransaction) {
+  std::atomic<bool> fail{false};
+  AuditWriter writer(std::make_unique<FlakySink>(fail), 2, std::chrono::seconds(60));
+  std::vector<AuditRecord> five;
+  for (int i = 0; i < 5; ++i) five.push_back(make_record("five-" + std::to_string(i)));
+  writer.write_all(std::move(five));
+  EXPECT_EQ(writer.stats().commits, 1u);
+  EXPECT_EQ(writer.stats().records, 5u);
+  writer.write_all({make_record("x"), make_record("y"), make_record("z")});
+  EXPECT_EQ(writer.write(make_record("w")), 9);
+  AuditWriterStats s = writer.stats();
+  EXPECT_EQ(s.commits, 3u);
+  // No commit waited for company: the first two had max_batch queued at once,
+  // and each served one writer, so "w" (alone) was committed at once, not
+  // held for max_wait as a rule that counted records would have held it.
+  EXPECT_EQ(s.waited, 0u);
+  fail = true;
+  const std::string msg = expect_error([&] { writer.write_all({make_record("p"), make_record("q")}); });
+  EXPECT_NE(msg.find("disk full"), std::string::npos) << msg;
+  s = writer.stats();
+  EXPECT_EQ(s.records, 9u);
+  EXPECT_EQ(s.failed_commits, 1u);
+  writer.write_all({});
+  EXPECT_EQ(writer.stats().failed_commits, 1u);
+}
+
+// Writers of groups and of single records at once, on a real SQLite log:
+// every group's rows are consecutive in the chain, and the chain verifies.
+TEST(AuditWriter, ConcurrentGroupsStayContiguousInTheChain) {
+  const fs::path dir = test::scratch_dir("audit_test_groups");
+  const std::string uri = "sqlite:" + (dir / "audit.db").string();
+  constexpr int kGroupThreads = 3, kSingleThreads = 3, kGroups = 60, kGroupSize = 5, kSingles = 150;
+  {
+    AuditWriter writer(open_audit(uri, AuditOptions{kKey}), 8, std::chrono::microseconds(200));
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kGroupThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int g = 0; g < kGroups; ++g) {
+          std::vector<AuditRecord> group;
+          for (int i = 0; i < kGroupSize; ++i) {
+            group.push_back(make_record("g" + std::to_string(t) + "-" + std::to_string(g) + "-" + std::to_string(i)));
+          }
+          writer.write_all(std::move(group));
+        }
+      });
+    }
+    for (int t = 0; t < kSingleThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kSingles; ++i) writer.write(make_record("s" + std::to_string(t) + "-" + std::to_string(i)));
+      });
+    }
+    for (std::thread& th : threads) th.join();
+    EXPECT_LT(writer.stats().commits, writer.stats().records);
+    for (int t = 0; t < kGroupThreads; ++t) {
+      for (int g = 0; g < kGroups; ++g) {
+        const std::string prefix = "g" + std::to_string(t) + "-" + std::to_string(g) + "-";
+        const std::optional<AuditRecord> first = writer.sink().find(prefix + "0");
+        ASSERT_TRUE(first.has_value()) << prefix;
+        for (int i = 1; i < kGroupSize; ++i) {
+          const std::optional<AuditRecord> r = writer.sink().find(prefix + std::to_string(i));
+          ASSERT_TRUE(r.has_value()) << prefix << i;
+          EXPECT_EQ(r->seq, first->seq + i) << prefix << i;
+        }
+      }
+    }
+  }
+  const VerifyResult v = verify_audit(uri, AuditOptions{kKey});
+  EXPECT_TRUE(v.ok) << v.problem;
+  EXPECT_EQ(v.rows, kGroupThreads * kGroups * kGroupSize + kSingleThreads * kSingles);
 }
 
 // The durability test: a child process appends through an AuditWriter from

@@ -129,14 +129,14 @@ struct AuditWriterStats {
 };
 
 // How long a group commit waits after its oldest record for others to join, by default.
-// The writer waits only when the previous commit carried more than one record (a sign of
-// load); a record that arrives alone is committed at once (docs/audit.md, measurements).
+// The writer waits only when the previous commit served more than one writer (a sign of
+// load); a writer that arrives alone is committed at once (docs/audit.md, measurements).
 inline constexpr std::chrono::microseconds kDefaultAuditMaxWait{1000};
 
 // Group commit: write() blocks the calling thread until its record is committed; concurrent
 // writers are batched into one transaction, committed on the thread of the writer that found
 // no commit in flight (the leader; no background thread) (at most max_batch records;
-// when the previous batch held more than one record, a batch waits at most max_wait after
+// when the previous batch served more than one writer, a batch waits at most max_wait after
 // its oldest record arrived for others to join; max_wait 0 never waits).
 // Throws Error if the commit failed (then the caller must NOT acknowledge the answer).
 class AuditWriter {
@@ -148,6 +148,9 @@ class AuditWriter {
   AuditWriter& operator=(const AuditWriter&) = delete;
   // Returns the seq the sink assigned to the record.
   std::int64_t write(AuditRecord record);
+  // Several records of one writer, committed in one transaction (with other
+  // writers' records when they are queued too); throws like write().
+  void write_all(std::vector<AuditRecord> records);
   AuditSink& sink();
   // Commit latency stats for metrics.
   AuditWriterStats stats() const;
