@@ -201,9 +201,18 @@ RouteResult Router::route(const std::string& request_id, std::string_view text, 
 
 RouteResult Router::route_classified(const std::string& request_id, std::string_view text, const engine::Prediction& p,
                                      std::chrono::steady_clock::time_point t0, const std::function<void()>& computed) {
+  RouteResult r = decide(request_id, text, p, t0);
+  if (computed) computed();
+  finish(r, text);
+  return r;
+}
+
+RouteResult Router::decide(const std::string& request_id, std::string_view text, const engine::Prediction& p,
+                           std::chrono::steady_clock::time_point t0) {
   const Policy& policy = parts_.policy;
   const engine::Classifier& edge = *parts_.edge;
   RouteResult r;
+  r.t0 = t0;
   r.request_id = request_id;
   r.edge_ms = ms_since(t0);
   const auto& names = edge.labels().names();
@@ -221,7 +230,9 @@ RouteResult Router::route_classified(const std::string& request_id, std::string_
   s.label = r.edge_label;
   s.pii_found = !r.pii.empty();
   fill_signals(s, p.probabilities, p.logits, edge.temperature());
-  const Decision d = decide(policy, s);
+  const Decision d = router::decide(policy, s);
+  s.text = {};
+  s.label = {};
   r.complexity = d.complexity;
   r.reason = d.reason;
 
@@ -232,76 +243,102 @@ RouteResult Router::route_classified(const std::string& request_id, std::string_
   r.edge_probabilities = p.probabilities;
   r.cost_usd = policy.prices.edge_usd;
   r.cloud_only_cost_usd = policy.prices.cloud_usd;
-  if (computed) computed();
-
   if (d.escalate) {
-    const std::int64_t now_us = parts_.clock->unix_micros();
     if (parts_.cloud == nullptr) {
       r.reason = Reason::kEdgeOnly;
-    } else if (over_cloud_budget(now_us)) {
+    } else if (over_cloud_budget(parts_.clock->unix_micros())) {
       r.reason = Reason::kCloudBudgetExhausted;
     } else {
-      const auto c0 = std::chrono::steady_clock::now();
-      const CloudOutcome out = parts_.cloud->call(request_id, r.redacted_text);
-      r.cloud_ms = ms_since(c0);
-      if (out.ok) {
-        r.route = "cloud";
-        r.label = out.answer.label;
-        r.confidence = out.answer.confidence;
-        r.edge_probabilities.clear();
-        r.cloud_probabilities = out.answer.probabilities;
-        const double cloud_cost = out.answer.cost_usd >= 0 ? out.answer.cost_usd : policy.prices.cloud_usd;
-        r.cost_usd += cloud_cost;
-        ledger_.add_cloud_spend(now_us, cloud_cost);
-      } else {
-        r.degraded = true;
-        r.cloud_failure = out.failure;
-        r.reason = Reason::kCloudUnavailable;
-      }
+      r.awaiting_cloud = true;
     }
   }
-  r.latency_ms = ms_since(t0);
+  return r;
+}
 
-  if (parts_.audit != nullptr) {
-    AuditRecord a;
-    a.ts_us = parts_.clock->unix_micros();
-    a.request_id = request_id;
-    a.node = parts_.node;
-    a.text_hash = audit_text_hash(parts_.audit_key, text);
-    a.redacted_text = r.redacted_text;
-    a.label = r.label;
-    a.confidence = r.confidence;
-    a.route = r.route;
-    a.reason = std::string(to_string(r.reason));
-    a.degraded = r.degraded;
-    a.cost_usd = r.cost_usd;
-    a.cloud_only_cost_usd = r.cloud_only_cost_usd;
-    a.latency_ms = r.latency_ms;
-    a.edge_label = r.edge_label;
-    a.edge_confidence = r.edge_confidence;
-    text::JsonWriter details(a.details_json);
-    details.begin_object();
-    details.key("complexity").value(r.complexity.score);
-    details.key("margin").value(s.margin);
-    details.key("entropy").value(s.entropy);
-    details.key("energy").value(s.energy);
-    details.key("tokens").value(r.tokens);
-    details.key("edge_ms").value(r.edge_ms);
-    details.key("cloud_ms").value(r.cloud_ms);
-    if (r.cloud_failure != CloudFailure::kNone) details.key("cloud_failure").value(to_string(r.cloud_failure));
-    details.end_object();
-    parts_.audit->write(std::move(a));
+void Router::call_cloud(RouteResult& r) {
+  if (!r.awaiting_cloud) return;
+  r.awaiting_cloud = false;
+  const std::int64_t now_us = parts_.clock->unix_micros();
+  const auto c0 = std::chrono::steady_clock::now();
+  const CloudOutcome out = parts_.cloud->call(r.request_id, r.redacted_text);
+  r.cloud_ms = ms_since(c0);
+  if (out.ok) {
+    r.route = "cloud";
+    r.label = out.answer.label;
+    r.confidence = out.answer.confidence;
+    r.edge_probabilities.clear();
+    r.cloud_probabilities = out.answer.probabilities;
+    const double cloud_cost = out.answer.cost_usd >= 0 ? out.answer.cost_usd : parts_.policy.prices.cloud_usd;
+    r.cost_usd += cloud_cost;
+    ledger_.add_cloud_spend(now_us, cloud_cost);
+  } else {
+    r.degraded = true;
+    r.cloud_failure = out.failure;
+    r.reason = Reason::kCloudUnavailable;
   }
+}
+
+AuditRecord Router::audit_record(const RouteResult& r, std::string_view text) const {
+  AuditRecord a;
+  a.ts_us = parts_.clock->unix_micros();
+  a.request_id = r.request_id;
+  a.node = parts_.node;
+  a.text_hash = audit_text_hash(parts_.audit_key, text);
+  a.redacted_text = r.redacted_text;
+  a.label = r.label;
+  a.confidence = r.confidence;
+  a.route = r.route;
+  a.reason = std::string(to_string(r.reason));
+  a.degraded = r.degraded;
+  a.cost_usd = r.cost_usd;
+  a.cloud_only_cost_usd = r.cloud_only_cost_usd;
+  a.latency_ms = r.latency_ms;
+  a.edge_label = r.edge_label;
+  a.edge_confidence = r.edge_confidence;
+  text::JsonWriter details(a.details_json);
+  details.begin_object();
+  details.key("complexity").value(r.complexity.score);
+  details.key("margin").value(r.signals.margin);
+  details.key("entropy").value(r.signals.entropy);
+  details.key("energy").value(r.signals.energy);
+  details.key("tokens").value(r.tokens);
+  details.key("edge_ms").value(r.edge_ms);
+  details.key("cloud_ms").value(r.cloud_ms);
+  if (r.cloud_failure != CloudFailure::kNone) details.key("cloud_failure").value(to_string(r.cloud_failure));
+  details.end_object();
+  return a;
+}
+
+void Router::account(const RouteResult& r) {
   ledger_.record(r);
   // Only answers the policy chose to keep are shadowed: never one it kept for
   // privacy, and none while the cloud is failing or over its budget.
   if (shadow_ != nullptr && (r.reason == Reason::kOptimalEdge || r.reason == Reason::kRuleEdge) &&
       !over_cloud_budget(parts_.clock->unix_micros())) {
-    shadow_->offer(request_id, r.redacted_text, r.edge_label);
+    shadow_->offer(r.request_id, r.redacted_text, r.edge_label);
   }
-  s.text = {};
-  s.label = {};
-  return r;
+}
+
+void Router::finish(RouteResult& r, std::string_view text) {
+  call_cloud(r);
+  r.latency_ms = ms_since(r.t0);
+  if (parts_.audit != nullptr) parts_.audit->write(audit_record(r, text));
+  account(r);
+}
+
+void Router::finish_batch(std::span<RouteResult* const> results, std::span<const std::string_view> texts) {
+  if (results.size() != texts.size()) throw Error("Router::finish_batch: one text per result is required");
+  for (RouteResult* r : results) {
+    if (r->awaiting_cloud) throw Error("Router::finish_batch: answer " + r->request_id + " still awaits the cloud");
+    r->latency_ms = ms_since(r->t0);
+  }
+  if (parts_.audit != nullptr) {
+    std::vector<AuditRecord> rows;
+    rows.reserve(results.size());
+    for (std::size_t i = 0; i < results.size(); ++i) rows.push_back(audit_record(*results[i], texts[i]));
+    parts_.audit->write_all(std::move(rows));
+  }
+  for (const RouteResult* r : results) account(*r);
 }
 
 }  // namespace edgeroute::router

@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -58,6 +59,11 @@ struct RouteResult {
   double latency_ms = 0, edge_ms = 0, cloud_ms = 0;
   std::int64_t tokens = 0;
   bool truncated = false;
+  // Set by Router::decide() when the policy escalates and a cloud call is
+  // due: Router::finish() makes it. When the request started (latency_ms and
+  // edge_ms count from it).
+  bool awaiting_cloud = false;
+  std::chrono::steady_clock::time_point t0;
   // The answer as one JSON object (docs/openapi.yaml, Answer); without the
   // probabilities when `with_probabilities` is false.
   void write_json(text::JsonWriter& w, bool with_probabilities = true) const;
@@ -121,6 +127,20 @@ class Router {
   // count from it).
   RouteResult route_classified(const std::string& request_id, std::string_view text, const engine::Prediction& p,
                                std::chrono::steady_clock::time_point t0, const std::function<void()>& computed = {});
+  // route_classified() in two steps, for a caller that finishes several
+  // answers together. decide() is the CPU work (PII redaction, signals, the
+  // policy); it neither calls the cloud nor writes the audit log, and sets
+  // awaiting_cloud when finish() must call the cloud. finish() makes that
+  // call, then commits the audit row and records the answer in the ledger;
+  // it throws like route(). `text` is the one given to decide().
+  RouteResult decide(const std::string& request_id, std::string_view text, const engine::Prediction& p,
+                     std::chrono::steady_clock::time_point t0);
+  void finish(RouteResult& r, std::string_view text);
+  // finish() for answers that await no cloud call (it throws for one that
+  // does), their audit rows committed together: one transaction when no
+  // other commit is in flight. On a failed commit none is recorded and the
+  // error is thrown.
+  void finish_batch(std::span<RouteResult* const> results, std::span<const std::string_view> texts);
   const Policy& policy() const { return parts_.policy; }
   const engine::Classifier& edge() const { return *parts_.edge; }
   Ledger& ledger() { return ledger_; }
@@ -133,6 +153,9 @@ class Router {
  private:
   // True when one more cloud call at the policy's price would pass the hourly budget.
   bool over_cloud_budget(std::int64_t now_us) const;
+  void call_cloud(RouteResult& r);  // when r.awaiting_cloud
+  AuditRecord audit_record(const RouteResult& r, std::string_view text) const;
+  void account(const RouteResult& r);  // ledger and shadow sampling
 
   RouterParts parts_;
   text::PiiDetector pii_;
