@@ -88,8 +88,13 @@ class Gate {
   struct Ticket {
     std::string_view text;
     bool combinable = false;  // single-text classify requests only
+    const std::string* request_id = nullptr;
+    std::chrono::steady_clock::time_point t0;  // when the request was admitted
     engine::Prediction prediction;
-    std::exception_ptr error;  // the edge model refused this text
+    // Edge role: the routed answer, decided (and, unless it awaits the
+    // cloud, audited) by the slot holder that classified it.
+    router::RouteResult routed;
+    std::exception_ptr error;  // the edge model refused this text, or its audit commit failed
     bool taken = false;        // a slot holder is classifying it
     bool done = false;
     std::condition_variable cv;
@@ -443,14 +448,20 @@ struct Service::Impl {
   // RAII for the in-flight count and the worker slot. The slot (and its
   // engine session) can be given back early (release_worker) once a request
   // only waits. With a `combinable` text the request may instead be served
-  // by another request's batch (served(): the ticket holds its prediction),
-  // and then never holds a slot.
+  // by another request's batch (served(): the ticket holds its prediction
+  // or routed answer), and then never holds a slot.
   struct Admission {
     Impl& impl;
     std::optional<std::size_t> slot;
     Gate::Ticket ticket;
     std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
-    explicit Admission(Impl& i, std::optional<std::string_view> combinable = std::nullopt) : impl(i) {
+    // A single-text request passes its text and request id (both must
+    // outlive the admission).
+    Admission(Impl& i, std::string_view text, const std::string& request_id) : Admission(i, text, &request_id) {}
+    explicit Admission(Impl& i) : Admission(i, std::nullopt, nullptr) {}
+    Admission(Impl& i, std::optional<std::string_view> combinable, const std::string* request_id) : impl(i) {
+      ticket.request_id = request_id;
+      ticket.t0 = t0;
       ++impl.in_flight;
       if (impl.draining.load()) {
         done();
@@ -495,14 +506,16 @@ struct Service::Impl {
     }
   };
 
-  // Runs on the admission's session. With `give_back_worker` the slot is
-  // returned before the answer waits on the cloud or the audit commit; a
-  // batch keeps its slot for every text.
-  // The model's prediction for a single-text request (adm.ticket.text):
-  // computed by another request's batch, or by this one (holding a slot)
-  // together with up to engine_batch - 1 waiting requests. Throws what the
-  // model threw for this text.
-  const engine::Prediction& predict(Admission& adm) {
+  // The outcome of a single-text request (adm.ticket): computed by another
+  // request's batch, or by this one (holding a slot) together with up to
+  // engine_batch - 1 waiting requests. The slot holder classifies the batch
+  // in one encoder call; in the edge role it also decides every answer, gives
+  // its slot back, and commits the audit rows of the answers that need no
+  // cloud call in one transaction before it wakes their owners: one wake-up
+  // per request and one commit per batch, where each request thread used to
+  // wake for its prediction and again for its commit. Throws what the model
+  // or the audit commit threw for this text.
+  void serve_ticket(Admission& adm) {
     Gate::Ticket& own = adm.ticket;
     if (!adm.served()) {
       Worker& w = adm.worker();
@@ -520,10 +533,42 @@ struct Service::Impl {
         // leave a taken ticket without an outcome: its owner waits for one.
         for (Gate::Ticket* t : w.batch) t->error = std::current_exception();
       }
-      gate.complete(std::span(w.batch).subspan(1));
+      // The worker's buffers belong to the next slot holder once the slot is
+      // given back.
+      const std::vector<Gate::Ticket*> batch = w.batch;
+      if (router != nullptr) finish_batch(adm, batch);
+      gate.complete(std::span(batch).subspan(1));
     }
     if (own.error) std::rethrow_exception(own.error);
-    return own.prediction;
+  }
+
+  // Edge role, on the slot holder: decides each classified ticket, gives the
+  // slot back, then finishes together the answers that await no cloud call.
+  void finish_batch(Admission& adm, std::span<Gate::Ticket* const> batch) {
+    for (Gate::Ticket* t : batch) {
+      if (t->error) continue;
+      try {
+        t->routed = router->decide(*t->request_id, t->text, t->prediction, t->t0);
+      } catch (...) {
+        t->error = std::current_exception();
+      }
+    }
+    adm.release_worker();
+    std::vector<router::RouteResult*> done;
+    std::vector<std::string_view> texts;
+    std::vector<Gate::Ticket*> owners;
+    for (Gate::Ticket* t : batch) {
+      if (t->error || t->routed.awaiting_cloud) continue;
+      done.push_back(&t->routed);
+      texts.push_back(t->text);
+      owners.push_back(t);
+    }
+    if (done.empty()) return;
+    try {
+      router->finish_batch(done, texts);
+    } catch (...) {
+      for (Gate::Ticket* t : owners) t->error = std::current_exception();
+    }
   }
 
   // A single-text request (give_back_worker) was admitted with its text as
@@ -537,7 +582,8 @@ struct Service::Impl {
         const std::string_view v = text;
         model.classify(std::span(&v, 1), adm.session(), preds);
       } else {
-        preds.push_back(predict(adm));
+        serve_ticket(adm);
+        preds.push_back(std::move(adm.ticket.prediction));
       }
       const engine::Prediction& p = preds.front();
       const auto& names = model.labels().names();
@@ -561,8 +607,9 @@ struct Service::Impl {
       if (!give_back_worker) {
         r = router->route(request_id, text, adm.session());
       } else {
-        const engine::Prediction& p = predict(adm);
-        r = router->route_classified(request_id, text, p, adm.t0, [&adm] { adm.release_worker(); });
+        serve_ticket(adm);
+        r = std::move(adm.ticket.routed);
+        if (r.awaiting_cloud) router->finish(r, text);
       }
     } catch (const Error& e) {
       // The edge model refused the text, or the audit commit failed: either
@@ -633,7 +680,7 @@ struct Service::Impl {
         if (!body.contains("text")) throw HttpError{400, "invalid_request", "missing field \"text\""};
         const std::string text = text_field(body["text"], "text");
         const std::string id = request_id_of(body);
-        Admission adm(*this, text);
+        Admission adm(*this, text, id);
         std::string out;
         JsonWriter w(out);
         answer(w, id, text, adm, true);

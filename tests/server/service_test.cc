@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <future>
+#include <limits>
 #include <set>
 #include <thread>
 
@@ -17,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "edgeroute/common/error.h"
 #include "edgeroute/monitor/monitor.h"
 #include "edgeroute/router/audit.h"
 #include "edgeroute/router/router.h"
@@ -126,7 +128,8 @@ struct EdgeNode {
   std::string audit_uri;
 
   EdgeNode(router::Policy policy, const std::string& cloud_url, const std::string& audit_dir,
-           router::ResilienceOptions ro = {}, monitor::Monitor* mon = nullptr, double shadow_fraction = 0) {
+           router::ResilienceOptions ro = {}, monitor::Monitor* mon = nullptr, double shadow_fraction = 0,
+           std::size_t audit_max_batch = 256) {
     router::RouterParts parts;
     if (shadow_fraction > 0) {
       parts.shadow.fraction = shadow_fraction;
@@ -148,7 +151,7 @@ struct EdgeNode {
       router::AuditOptions ao;
       ao.key = "test-key-0123456789";
       parts.audit_key = ao.key;
-      audit = std::make_unique<router::AuditWriter>(router::open_audit(audit_uri, ao));
+      audit = std::make_unique<router::AuditWriter>(router::open_audit(audit_uri, ao), audit_max_batch);
       parts.audit = audit.get();
     }
     router = std::make_unique<router::Router>(std::move(parts));
@@ -372,18 +375,31 @@ struct HeldWorker {
   std::future<Reply> holder;
   bool held = false;
 
-  explicit HeldWorker(ServiceOptions o) {
+  // The holder's text must escalate under `policy`.
+  explicit HeldWorker(ServiceOptions o, router::Policy policy = escalate_everything(),
+                      const std::string& audit_dir = "", const std::string& holder_text = "a",
+                      std::size_t audit_max_batch = 256) {
     cloud.start();
     cloud.hold();
     router::ResilienceOptions ro;
     ro.deadline = std::chrono::milliseconds(20000);
-    node = std::make_unique<EdgeNode>(escalate_everything(), cloud.base_url(), "", ro);
+    node = std::make_unique<EdgeNode>(std::move(policy), cloud.base_url(), audit_dir, ro, nullptr, 0, audit_max_batch);
     o.port = 0;
     o.workers = 1;
     server = std::make_unique<Running>(o, tiny_model(engine::Precision::kInt8), node->router.get());
-    holder =
-        std::async(std::launch::async, [this] { return post(port(), "/v1/classify/batch", R"({"texts": ["a"]})"); });
+    holder = std::async(std::launch::async, [this, holder_text] {
+      return post(port(), "/v1/classify/batch", json{{"texts", {holder_text}}}.dump());
+    });
     held = cloud.wait_held(1);
+  }
+  // Waits (up to 10 s) until n single-text requests queue for the worker.
+  bool wait_queued(int n) const {
+    const std::string want = "edgeroute_queue_waiting " + std::to_string(n) + "\n";
+    for (int i = 0; i < 1000; ++i) {
+      if (get(port(), "/metrics").raw.find(want) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
   }
   // Every future waits for its request, so an early return must not leave
   // the cloud holding one.
@@ -423,11 +439,7 @@ TEST(Service, WaitingRequestsShareOneEncoderCall) {
       return post(h.port(), "/v1/classify", json{{"text", t}}.dump());
     }));
   }
-  bool queued = false;
-  for (int i = 0; i < 1000 && !queued; ++i) {
-    queued = get(h.port(), "/metrics").raw.find("edgeroute_queue_waiting 8\n") != std::string::npos;
-    if (!queued) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  const bool queued = h.wait_queued(8);
   h.cloud.release();
   ASSERT_TRUE(queued) << "the eight requests never all waited";
   EXPECT_EQ(h.holder.get().status, 200);
@@ -444,6 +456,103 @@ TEST(Service, WaitingRequestsShareOneEncoderCall) {
   const std::string metrics = get(h.port(), "/metrics").raw;
   EXPECT_NE(metrics.find("edgeroute_engine_batch_texts_count 1\n"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("edgeroute_engine_batch_texts_sum 8\n"), std::string::npos) << metrics;
+}
+
+// The policy keeps everything on the edge except texts that name a manager.
+router::Policy keep_unless_manager() {
+  router::Policy p;
+  p.min_confidence = 0;
+  p.max_complexity = std::numeric_limits<double>::infinity();
+  p.escalation_keywords = {"manager"};
+  return p;
+}
+
+// The slot holder that classifies a batch also commits its edge answers'
+// audit rows, in one transaction, before any of them is sent: eight queued
+// requests cost one commit (the holder's escalated answer another), their
+// rows are consecutive, and each reply's request id is in the log. The audit
+// writer takes one record per commit (max_batch 1), so eight requests that
+// each committed their own row would take eight commits.
+TEST(Service, BatchedEdgeAnswersAreAuditedInOneCommit) {
+  const std::string dir = scratch("batch-commit");
+  ServiceOptions o;
+  o.engine_batch = 8;
+  HeldWorker h(o, keep_unless_manager(), dir, "let me talk to your manager", 1);
+  ASSERT_TRUE(h.held);
+  std::vector<std::future<Reply>> replies;
+  for (int i = 0; i < 8; ++i) {
+    replies.push_back(std::async(std::launch::async, [&h, i] {
+      return post(h.port(), "/v1/classify", json{{"text", "where is my refund " + std::to_string(i)}}.dump());
+    }));
+  }
+  const bool queued = h.wait_queued(8);
+  h.cloud.release();
+  ASSERT_TRUE(queued) << "the eight requests never all waited";
+  const Reply holder = h.holder.get();
+  ASSERT_EQ(holder.status, 200) << holder.raw;
+  EXPECT_EQ(holder.body["results"][0]["reason"], "escalation_keyword") << holder.raw;
+  std::vector<std::int64_t> seqs;
+  for (auto& f : replies) {
+    const Reply r = f.get();
+    ASSERT_EQ(r.status, 200) << r.raw;
+    EXPECT_EQ(r.body["route"], "edge");
+    EXPECT_EQ(r.body["reason"], "optimal_edge");
+    const auto row = h.node->audit->sink().find(r.body["request_id"].get<std::string>());
+    ASSERT_TRUE(row.has_value()) << r.raw;
+    EXPECT_EQ(row->route, "edge");
+    seqs.push_back(row->seq);
+  }
+  std::sort(seqs.begin(), seqs.end());
+  for (std::size_t i = 1; i < seqs.size(); ++i) EXPECT_EQ(seqs[i], seqs[i - 1] + 1);
+  const router::AuditWriterStats st = h.node->audit->stats();
+  EXPECT_EQ(st.records, 9u);
+  EXPECT_EQ(st.commits, 2u);
+  const std::string metrics = get(h.port(), "/metrics").raw;
+  EXPECT_NE(metrics.find("edgeroute_engine_batch_texts_count 1\n"), std::string::npos) << metrics;
+}
+
+// An audit sink whose appends fail, as a full disk would.
+class FailingSink final : public router::AuditSink {
+ public:
+  void append(std::span<router::AuditRecord>) override { throw Error("disk full"); }
+  void append_feedback(const router::Feedback&) override {}
+  std::optional<router::AuditRecord> find(const std::string&) override { return std::nullopt; }
+  std::int64_t count() override { return 0; }
+  std::vector<router::AuditRecord> read(std::int64_t, std::size_t) override { return {}; }
+  std::vector<router::Feedback> read_feedback(std::int64_t, std::size_t) override { return {}; }
+};
+
+// When the audit commit fails, no answer is acknowledged: every request of a
+// shared encoder batch, and a request served alone, gets a 503 JSON error.
+TEST(Service, AnswersWhoseAuditCommitFailsAreNotAcknowledged) {
+  router::AuditWriter audit(std::make_unique<FailingSink>(), 256, std::chrono::microseconds(0));
+  router::RouterParts parts;
+  parts.edge = &tiny_model(engine::Precision::kInt8);
+  parts.policy = keep_unless_manager();
+  parts.audit = &audit;
+  parts.audit_key = "test-key-0123456789";
+  router::Router router(std::move(parts));
+  ServiceOptions o = any_port();
+  o.workers = 1;
+  o.engine_batch = 8;
+  Running s(o, tiny_model(engine::Precision::kInt8), &router);
+  std::vector<std::future<Reply>> replies;
+  for (int i = 0; i < 6; ++i) {
+    replies.push_back(std::async(std::launch::async, [&s, i] {
+      return post(s.port(), "/v1/classify", json{{"text", "refund " + std::to_string(i)}}.dump());
+    }));
+  }
+  for (auto& f : replies) {
+    const Reply r = f.get();
+    EXPECT_EQ(r.status, 503) << r.raw;
+    EXPECT_EQ(r.body["error"]["code"], "unavailable") << r.raw;
+    EXPECT_NE(r.raw.find("disk full"), std::string::npos) << r.raw;
+  }
+  EXPECT_EQ(audit.stats().records, 0u);
+  EXPECT_GE(audit.stats().failed_commits, 1u);
+  const std::string metrics = get(s.port(), "/metrics").raw;
+  EXPECT_NE(metrics.find("edgeroute_answers_total{route=\"edge\",reason=\"optimal_edge\"} 0\n"), std::string::npos)
+      << metrics;
 }
 
 // A request waiting on the audit commit has given its inference slot back:
