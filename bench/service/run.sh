@@ -17,7 +17,9 @@
 # path: the cloud server shares this machine's cores otherwise);
 # CONNECTIONS sets the load generator's connections (default 64). Each run also
 # records the edge server's CPU per answer (utime + stime from /proc over the
-# load window) and its voluntary context switches per answer.
+# load window), its voluntary context switches per answer, and its audit
+# commits per answer (edgeroute_audit_commits_total). The commit named is the
+# one of the tree BIN was built in.
 set -euo pipefail
 args="$*"
 bin="$1"; edge_model="$2"; cloud_model="$3"; policy="$4"; queries="$5"; out="$6"; shift 6
@@ -55,14 +57,16 @@ for rate in "${rates[@]}"; do
     --connections "$connections" --json > "$out/load-$rate.json"
   cpu1=$(cpu_ticks "$edge_pid"); csw1=$(switches "$edge_pid")
   curl -fsS "http://127.0.0.1:$port/v1/stats" > "$out/stats-$rate.json"
+  commits=$(curl -fsS "http://127.0.0.1:$port/metrics" | awk '$1 == "edgeroute_audit_commits_total" {print $2 + 0}')
   kill -TERM "$edge_pid"; wait "$edge_pid" || true
   rows=$("$bin" audit count --audit "sqlite:$out/audit-$rate.db" | grep -o '[0-9]*' | head -1)
   results=$(jq --argjson r "$rate" --argjson rows "$rows" --slurpfile l "$out/load-$rate.json" \
     --slurpfile s "$out/stats-$rate.json" --argjson cpu "$(( cpu1 - cpu0 ))" --argjson hz "$clk_tck" \
-    --argjson csw "$(( csw1 - csw0 ))" \
+    --argjson csw "$(( csw1 - csw0 ))" --argjson commits "${commits:-0}" \
     '. + [{rate: $r, load: $l[0], audit_rows: $rows, edge_share: $s[0].edge_utilization,
            edge_cpu_ms_per_answer: (if $l[0].status."2xx" > 0 then $cpu * 1000 / $hz / $l[0].status."2xx" else null end),
-           edge_switches_per_answer: (if $l[0].status."2xx" > 0 then $csw / $l[0].status."2xx" else null end)}]' \
+           edge_switches_per_answer: (if $l[0].status."2xx" > 0 then $csw / $l[0].status."2xx" else null end),
+           audit_commits_per_answer: (if $l[0].status."2xx" > 0 then $commits / $l[0].status."2xx" else null end)}]' \
     <<< "$results")
 done
 
@@ -78,7 +82,7 @@ curl -fsS "$edge_url/metrics" | grep -E '^edgeroute_cloud_(breaker|calls)|^edger
   > "$out/outage-metrics.txt"
 kill -TERM "$edge_pid"; wait "$edge_pid" || true
 
-commit=$(git -C "$(dirname "$0")" rev-parse --short HEAD 2> /dev/null || echo unknown)
+commit=$(git -C "$(dirname "$(readlink -f "$bin")")" rev-parse --short HEAD 2> /dev/null || echo unknown)
 machine=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 jq -n --argjson runs "$results" --slurpfile ol "$out/outage-load.json" --slurpfile os "$out/outage-stats.json" \
   --arg commit "$commit" --arg machine "$machine" --arg threads "$(nproc)" \
@@ -88,8 +92,8 @@ jq -n --argjson runs "$results" --slurpfile ol "$out/outage-load.json" --slurpfi
 env_shown="${EDGE_SERVE_ARGS:+EDGE_SERVE_ARGS=\"$EDGE_SERVE_ARGS\" }${THROUGHPUT_CLOUD:+THROUGHPUT_CLOUD=$THROUGHPUT_CLOUD }${CONNECTIONS:+CONNECTIONS=$CONNECTIONS }"
 printf '\ncommand: %sbench/service/run.sh %s\nmachine: %s, %s threads, commit %s\n\n' \
   "$env_shown" "$args" "$machine" "$(nproc)" "$commit"
-printf '| offered q/s | achieved q/s | 2xx | non-2xx | p50 ms | p99 ms | audit rows | edge share | edge CPU ms/answer | switches/answer |\n|---|---|---|---|---|---|---|---|---|---|\n'
-jq -r '.runs[] | "| \(.rate) | \(.load.throughput | floor) | \(.load.status."2xx") | \(.load.completed - .load.status."2xx") | \(.load.latency_ms.p50 * 100 | round / 100) | \(.load.latency_ms.p99 * 100 | round / 100) | \(.audit_rows) | \(.edge_share * 1000 | round / 10)% | \((.edge_cpu_ms_per_answer // 0) * 1000 | round / 1000) | \((.edge_switches_per_answer // 0) * 100 | round / 100) |"' "$out/service.json"
+printf '| offered q/s | achieved q/s | 2xx | non-2xx | p50 ms | p99 ms | audit rows | edge share | edge CPU ms/answer | switches/answer | audit commits/answer |\n|---|---|---|---|---|---|---|---|---|---|---|\n'
+jq -r '.runs[] | "| \(.rate) | \(.load.throughput | floor) | \(.load.status."2xx") | \(.load.completed - .load.status."2xx") | \(.load.latency_ms.p50 * 100 | round / 100) | \(.load.latency_ms.p99 * 100 | round / 100) | \(.audit_rows) | \(.edge_share * 1000 | round / 10)% | \((.edge_cpu_ms_per_answer // 0) * 1000 | round / 1000) | \((.edge_switches_per_answer // 0) * 100 | round / 100) | \((.audit_commits_per_answer // 0) * 1000 | round / 1000) |"' "$out/service.json"
 printf '\noutage (cloud killed at 5 s of 20 s, 300 q/s): '
 jq -r '"sent \(.outage.load.sent), 2xx \(.outage.load.status."2xx"), degraded \(.outage.stats.degraded), cloud answers \(.outage.stats.cloud_queries)"' "$out/service.json"
 cat "$out/outage-metrics.txt"
