@@ -9,6 +9,7 @@
 #include <future>
 #include <limits>
 #include <set>
+#include <span>
 #include <thread>
 
 #include <unistd.h>
@@ -509,6 +510,58 @@ TEST(Service, BatchedEdgeAnswersAreAuditedInOneCommit) {
   EXPECT_EQ(st.commits, 2u);
   const std::string metrics = get(h.port(), "/metrics").raw;
   EXPECT_NE(metrics.find("edgeroute_engine_batch_texts_count 1\n"), std::string::npos) << metrics;
+}
+
+// Router::decide() then finish() is route_classified() in two steps:
+// decide() neither calls the cloud nor writes the audit log; finish_batch()
+// refuses an answer that still awaits the cloud before it records anything.
+TEST(Router, DecideAndFinishAreRouteClassifiedInTwoSteps) {
+  test::FakeEdgerouteServer cloud({"c0", "c1", "c2"});
+  cloud.start();
+  EdgeNode node(keep_unless_manager(), cloud.base_url(), scratch("decide-finish"));
+  router::Router& rt = *node.router;
+  const std::vector<std::string_view> texts = {"where is my refund", "let me talk to your manager"};
+  const std::vector<engine::Prediction> preds = tiny_model(engine::Precision::kInt8).classify(texts);
+  const auto t0 = std::chrono::steady_clock::now();
+  router::RouteResult kept = rt.decide("k1", texts[0], preds[0], t0);
+  router::RouteResult escalated = rt.decide("e1", texts[1], preds[1], t0);
+  EXPECT_FALSE(kept.awaiting_cloud);
+  EXPECT_EQ(kept.reason, router::Reason::kOptimalEdge);
+  EXPECT_TRUE(escalated.awaiting_cloud);
+  EXPECT_EQ(escalated.reason, router::Reason::kEscalationKeyword);
+  EXPECT_EQ(cloud.requests(), 0);
+  EXPECT_EQ(node.audit->stats().records, 0u);
+
+  const std::vector<router::RouteResult*> both = {&kept, &escalated};
+  EXPECT_THROW(rt.finish_batch(both, texts), Error);
+  EXPECT_EQ(node.audit->stats().records, 0u);
+  EXPECT_EQ(rt.ledger().total(), 0);
+
+  rt.finish(escalated, texts[1]);
+  EXPECT_FALSE(escalated.awaiting_cloud);
+  EXPECT_EQ(escalated.route, "cloud");
+  EXPECT_EQ(cloud.requests(), 1);
+  const std::vector<router::RouteResult*> one = {&kept};
+  rt.finish_batch(one, std::span(texts).first(1));
+  EXPECT_EQ(rt.ledger().total(), 2);
+  EXPECT_EQ(node.audit->stats().commits, 2u);
+
+  const router::RouteResult alone = rt.route_classified("k2", texts[0], preds[0], t0);
+  const auto a = node.audit->sink().find("k1");
+  const auto b = node.audit->sink().find("k2");
+  ASSERT_TRUE(a.has_value());
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(a->route, b->route);
+  EXPECT_EQ(a->reason, b->reason);
+  EXPECT_EQ(a->label, b->label);
+  EXPECT_EQ(a->confidence, b->confidence);
+  EXPECT_EQ(a->text_hash, b->text_hash);
+  EXPECT_EQ(a->redacted_text, b->redacted_text);
+  EXPECT_EQ(kept.label, alone.label);
+  const auto e = node.audit->sink().find("e1");
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->route, "cloud");
+  EXPECT_EQ(e->reason, "escalation_keyword");
 }
 
 // An audit sink whose appends fail, as a full disk would.
