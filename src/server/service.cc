@@ -509,8 +509,8 @@ struct Service::Impl {
   // The outcome of a single-text request (adm.ticket): computed by another
   // request's batch, or by this one (holding a slot) together with up to
   // engine_batch - 1 waiting requests. The slot holder classifies the batch
-  // in one encoder call; in the edge role it also decides every answer, gives
-  // its slot back, and commits the audit rows of the answers that need no
+  // in one encoder call; in the edge role it then gives its slot back, decides
+  // every answer, and commits the audit rows of the answers that need no
   // cloud call in one transaction before it wakes their owners: one wake-up
   // per request and one commit per batch, where each request thread used to
   // wake for its prediction and again for its commit. Throws what the model
@@ -542,9 +542,12 @@ struct Service::Impl {
     if (own.error) std::rethrow_exception(own.error);
   }
 
-  // Edge role, on the slot holder: decides each classified ticket, gives the
-  // slot back, then finishes together the answers that await no cloud call.
+  // Edge role, on the slot holder: gives the slot back (deciding needs no
+  // engine session, and holding the slot for it would delay the next encoder
+  // batch), decides each classified ticket, then finishes together the
+  // answers that await no cloud call.
   void finish_batch(Admission& adm, std::span<Gate::Ticket* const> batch) {
+    adm.release_worker();
     for (Gate::Ticket* t : batch) {
       if (t->error) continue;
       try {
@@ -553,7 +556,6 @@ struct Service::Impl {
         t->error = std::current_exception();
       }
     }
-    adm.release_worker();
     std::vector<router::RouteResult*> done;
     std::vector<std::string_view> texts;
     std::vector<Gate::Ticket*> owners;
