@@ -321,9 +321,8 @@ void Router::account(const RouteResult& r) {
 
 void Router::finish(RouteResult& r, std::string_view text) {
   call_cloud(r);
-  r.latency_ms = ms_since(r.t0);
-  if (parts_.audit != nullptr) parts_.audit->write(audit_record(r, text));
-  account(r);
+  RouteResult* const one[] = {&r};
+  finish_batch(one, std::span(&text, 1));
 }
 
 void Router::finish_batch(std::span<RouteResult* const> results, std::span<const std::string_view> texts) {

@@ -556,20 +556,21 @@ struct Service::Impl {
         t->error = std::current_exception();
       }
     }
+    const auto finishes_here = [](const Gate::Ticket* t) { return !t->error && !t->routed.awaiting_cloud; };
     std::vector<router::RouteResult*> done;
     std::vector<std::string_view> texts;
-    std::vector<Gate::Ticket*> owners;
     for (Gate::Ticket* t : batch) {
-      if (t->error || t->routed.awaiting_cloud) continue;
+      if (!finishes_here(t)) continue;
       done.push_back(&t->routed);
       texts.push_back(t->text);
-      owners.push_back(t);
     }
     if (done.empty()) return;
     try {
       router->finish_batch(done, texts);
     } catch (...) {
-      for (Gate::Ticket* t : owners) t->error = std::current_exception();
+      for (Gate::Ticket* t : batch) {
+        if (finishes_here(t)) t->error = std::current_exception();
+      }
     }
   }
 
